@@ -1,0 +1,1 @@
+"""Quảng Ninh IOC lakehouse core package."""

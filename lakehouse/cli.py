@@ -1,0 +1,216 @@
+"""``ioc``: the platform's command line (typer + rich)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lakehouse.settings import get_settings
+
+app = typer.Typer(help="Quảng Ninh IOC lakehouse.", no_args_is_help=True, add_completion=False)
+catalog_app = typer.Typer(help="Dataset contracts in catalog/.", no_args_is_help=True)
+lake_app = typer.Typer(help="Delta tables under LAKE_ROOT.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(lake_app, name="lake")
+console = Console()
+err = Console(stderr=True)
+
+
+def _catalog():
+    from lakehouse.contracts import CatalogError, load_catalog
+
+    try:
+        return load_catalog(get_settings().catalog_dir)
+    except CatalogError as exc:
+        err.print(f"[bold red]{len(exc.problems)} problem(s) in the catalog:[/]")
+        for problem in exc.problems:
+            err.print(f"  [red]✗[/] {problem}")
+        raise typer.Exit(1) from None
+
+
+@catalog_app.command("validate")
+def catalog_validate(
+    root: Annotated[Path | None, typer.Argument(help="Catalog folder (default: settings)")] = None,
+) -> None:
+    """Check every contract; a broken one is reported by file, field and problem."""
+    from lakehouse.contracts import CatalogError, load_catalog
+
+    try:
+        catalog = load_catalog(root or get_settings().catalog_dir)
+    except CatalogError as exc:
+        err.print(f"[bold red]{len(exc.problems)} problem(s):[/]")
+        for problem in exc.problems:
+            err.print(f"  [red]✗[/] {problem}")
+        raise typer.Exit(1) from None
+    console.print(f"[green]✓[/] {len(catalog)} contracts, {len(catalog.departments)} departments valid")
+
+
+@catalog_app.command("list")
+def catalog_list() -> None:
+    """One line per dataset: owner, source, classification, readers."""
+    table = Table("dataset", "owner", "source", "schedule", "class", "readers", title="Contracts")
+    for c in sorted(_catalog(), key=lambda c: (c.domain, c.name)):
+        table.add_row(c.name, c.owner, f"{c.source.kind.value}:{c.source.system}", c.source.schedule,
+                      c.classification.value, ", ".join(g.department for g in c.grants))
+    console.print(table)
+
+
+@catalog_app.command("show")
+def catalog_show(name: str) -> None:
+    """A contract's columns, key, rules and grants."""
+    c = _catalog()[name]
+    console.print(f"[bold]{c.name}[/] — {c.title}\n{c.description.strip()}\n")
+    console.print(f"owner {c.owner} · {c.classification.value} · key {c.primary_key} · source "
+                  f"{c.source.kind.value} {c.source.location} ({c.source.schedule})")
+    table = Table("column", "type", "null", "source name", "unit", "pii", "checks")
+    for col in c.columns:
+        checks = {k: v for k, v in col.checks.model_dump(exclude_defaults=True).items()}
+        table.add_row(col.name, col.type, "yes" if col.nullable else "no", col.source_name or "",
+                      col.unit or "", col.pii.value if col.pii.value != "none" else "",
+                      json.dumps(checks, ensure_ascii=False) if checks else "")
+    console.print(table)
+    for grant in c.grants:
+        console.print(f"  reader [cyan]{grant.department}[/]"
+                      + (f" where {grant.row_filter}" if grant.row_filter else "")
+                      + (f" unmasked {grant.unmasked}" if grant.unmasked else ""))
+
+
+@catalog_app.command("generate")
+def catalog_generate(check: Annotated[bool, typer.Option(help="Fail if files are stale")] = False) -> None:
+    """Regenerate the artefacts derived from the contracts (dbt sources, ...)."""
+    from lakehouse.codegen import GENERATORS
+
+    catalog, stale = _catalog(), []
+    for name, module in GENERATORS.items():
+        path, text = module.target_path(), module.render(catalog)
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if check:
+            if current != text:
+                stale.append(str(path))
+        elif current != text:
+            module.write(catalog, path)
+            console.print(f"[green]wrote[/] {path}")
+    if stale:
+        err.print(f"[red]stale, run `ioc catalog generate`:[/] {stale}")
+        raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option(help="Where to write the sources")] = Path("var/sources"),
+    scale: Annotated[int, typer.Option(min=1)] = 1,
+    seed: int = 42,
+    days: int = 14,
+) -> None:
+    """Write every contracted source in its native form, with defects at known rates."""
+    from lakehouse.generate import generate as run
+
+    manifest = run(out, scale=scale, seed=seed, days=days, catalog=_catalog(), progress=True)
+    table = Table("dataset", "rows", "defects", "→ bronze", "→ quarantine", title=f"Generated into {out}")
+    for row in manifest.summary_rows():
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+    console.print(f"manifest: {out / 'manifest.json'}")
+
+
+@app.command()
+def ingest(dataset: str) -> None:
+    """Land the files waiting in a dataset's landing zone into bronze/quarantine."""
+    from lakehouse.ingest.files import ingest_landing
+
+    for r in ingest_landing(_catalog()[dataset]):
+        colour = "green" if r.status == "processed" else "red"
+        console.print(f"[{colour}]{r.status}[/] {r.file}: {r.bronze_rows} → bronze, "
+                      f"{r.quarantined_rows} → quarantine" + (f" ({r.reason})" if r.reason else ""))
+
+
+@app.command()
+def silver(dataset: str) -> None:
+    """Gate new bronze batches and upsert them into silver."""
+    from lakehouse.pipeline.silver import build_silver
+
+    r = build_silver(_catalog()[dataset])
+    console.print(f"{dataset}: {len(r.batches)} batch(es), {r.rows_in} rows, {r.quarantined} quarantined, "
+                  f"{r.duplicates_removed} duplicates removed, {r.merged} merged")
+
+
+@app.command()
+def gold() -> None:
+    """dbt build over silver, then publish the marts as Delta."""
+    from lakehouse.pipeline.gold import build_gold
+
+    r = build_gold()
+    for name, rows in r.published.items():
+        console.print(f"[green]gold.{name}[/]: {rows} rows")
+
+
+@lake_app.command("tables")
+def lake_tables() -> None:
+    """Every Delta table with its version and row count."""
+    from deltalake import DeltaTable
+
+    from lakehouse.lake import list_tables
+
+    table = Table("table", "version", "rows", "files", "path", title=f"Lake at {get_settings().lake_root}")
+    for tier, name, uri in list_tables():
+        dt = DeltaTable(uri)
+        rows = sum(a["num_records"] or 0 for a in dt.get_add_actions(flatten=True).to_pylist())
+        table.add_row(f"{tier.value}.{name}", str(dt.version()), str(rows), str(len(dt.file_uris())), uri)
+    console.print(table)
+
+
+@lake_app.command("history")
+def lake_history(table_name: Annotated[str, typer.Argument(metavar="TIER.TABLE")]) -> None:
+    """A table's commits: version, time, operation, batch."""
+    from lakehouse.lake import history, table_uri
+
+    tier, _, name = table_name.partition(".")
+    table = Table("version", "timestamp", "operation", "batch", "metrics", title=table_name)
+    for entry in history(table_uri(tier, name)):
+        metrics = entry.get("operationMetrics", {}) or {}
+        table.add_row(str(entry.get("version")), str(entry.get("timestamp")), str(entry.get("operation")),
+                      str(entry.get("ioc.batch_id", "")),
+                      ", ".join(f"{k}={v}" for k, v in metrics.items() if k.startswith("num"))[:80])
+    console.print(table)
+
+
+@app.command()
+def sql(query: str, limit: Annotated[int, typer.Option(help="Rows to show")] = 50) -> None:
+    """Run SQL on DuckDB over the lake: tables are <tier>.<name> (bronze, silver, gold, ...)."""
+    from lakehouse.lake.duck import lake_connection
+
+    con = lake_connection()
+    try:
+        result = con.execute(query)
+        names = [d[0] for d in result.description]
+        rows = result.fetchmany(limit)
+    except Exception as exc:  # DuckDB's message already names the table/column at fault
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    table = Table(*names)
+    for row in rows:
+        table.add_row(*("∅" if v is None else str(v) for v in row))
+    console.print(table)
+
+
+@app.command()
+def demo(
+    scale: Annotated[int, typer.Option(min=1)] = 1,
+    seed: int = 42,
+    fresh: Annotated[bool, typer.Option(help="Start from an empty lake")] = True,
+) -> None:
+    """Generate the province's sources and run the slice under Airflow, file → gold."""
+    from lakehouse.demo import run_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    run_demo(scale=scale, seed=seed, fresh=fresh, console=console)
+
+
+if __name__ == "__main__":
+    app()

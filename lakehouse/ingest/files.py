@@ -1,0 +1,166 @@
+"""File drops: ``<landing_root>/<contract location>/incoming → processed | failed``.
+
+A file is only moved once its rows are safely in the lake (processed) or once it is known it
+can never be read against its contract (failed, with a ``.reason.txt`` beside it). A crash in
+between leaves it in ``incoming``; the next run re-reads it and the batch id, a hash of the
+file's bytes, makes the re-run a no-op for anything already landed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import shutil
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from lakehouse.contracts import Contract
+from lakehouse.ingest.bronze import LandResult, land
+from lakehouse.ingest.parse import ROW_NUMBER, FileRejected, ParseOptions, parse
+from lakehouse.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+SUPPORTED = {".xlsx": "xlsx", ".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".txt": "csv"}
+
+
+@dataclass(frozen=True)
+class LandingZone:
+    root: Path
+
+    @classmethod
+    def for_contract(cls, contract: Contract, settings: Settings | None = None) -> LandingZone:
+        settings = settings or get_settings()
+        return cls(Path(settings.landing_root) / contract.source.location)
+
+    @property
+    def incoming(self) -> Path:
+        return self.root / "incoming"
+
+    @property
+    def processed(self) -> Path:
+        return self.root / "processed"
+
+    @property
+    def failed(self) -> Path:
+        return self.root / "failed"
+
+    def pending(self) -> list[Path]:
+        if not self.incoming.is_dir():
+            return []
+        return sorted(p for p in self.incoming.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED)
+
+    def move(self, path: Path, area: Path, reason: str | None = None) -> Path:
+        area.mkdir(parents=True, exist_ok=True)
+        target = area / path.name
+        if target.exists():  # same name delivered again with other content: keep both
+            target = area / f"{path.stem}.{file_digest(path)[:8]}{path.suffix}"
+        shutil.move(str(path), target)
+        if reason:
+            target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        return target
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _strings(records: list[dict]) -> pl.DataFrame:
+    """JSON values as the text they were delivered as: parsing is the contract's job."""
+    def text(value):
+        if value is None or isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False)
+
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    return pl.DataFrame({c: [text(r.get(c)) for r in records] for c in columns}, schema={c: pl.String for c in columns})
+
+
+def decode(raw: bytes, contract: Contract) -> str:
+    encoding = str(contract.source.options.get("encoding", "utf-8-sig"))
+    if encoding.lower().replace("_", "-") in ("cp1258", "windows-1258"):
+        # Legacy code pages decode almost any bytes, so a UTF-8 export would pass as mojibake.
+        try:
+            raw.decode("utf-8")
+            if any(b > 0x7F for b in raw):
+                raise FileRejected(f"file is UTF-8 but the contract declares {encoding}")
+        except UnicodeDecodeError:
+            pass
+    try:
+        # cp1258 carries tones as combining marks; one Unicode form (NFC) for everything after.
+        return unicodedata.normalize("NFC", raw.decode(encoding))
+    except UnicodeDecodeError as exc:
+        raise FileRejected(f"file is not valid {encoding}: {exc}") from exc
+
+
+def read_sheets(path: Path, contract: Contract) -> dict[str, pl.DataFrame]:
+    """Every sheet/part of a delivery as string columns, keyed by a part name."""
+    kind = contract.source.format or SUPPORTED[path.suffix.lower()]
+    options = contract.source.options
+    if kind == "xlsx":
+        header_row = int(options.get("header_row", 1)) - 1
+        try:
+            sheets = pl.read_excel(path, sheet_id=0, read_options={"header_row": header_row, "dtypes": "string"})
+        except Exception as exc:  # calamine raises its own types for corrupt workbooks
+            raise FileRejected(f"cannot read workbook: {exc}") from exc
+        return {name: frame for name, frame in sheets.items() if frame.width}
+    text = decode(path.read_bytes(), contract)
+    if kind == "csv":
+        delimiter = str(options.get("delimiter", ","))
+        frame = pl.read_csv(io.StringIO(text), separator=delimiter, infer_schema=False,
+                            skip_rows=int(options.get("header_row", 1)) - 1)
+        return {"": frame}
+    if kind == "jsonl":
+        return {"": _strings([json.loads(line) for line in text.splitlines() if line.strip()])}
+    if kind == "json":
+        data = json.loads(text)
+        return {"": _strings(data if isinstance(data, list) else data.get("items", []))}
+    raise FileRejected(f"unsupported format {kind}")
+
+
+@dataclass
+class FileIngestResult:
+    file: str
+    status: str  # processed | failed
+    batches: list[LandResult] = field(default_factory=list)
+    reason: str | None = None
+
+    @property
+    def bronze_rows(self) -> int:
+        return sum(b.bronze_rows for b in self.batches)
+
+    @property
+    def quarantined_rows(self) -> int:
+        return sum(b.quarantined_rows for b in self.batches)
+
+
+def ingest_file(path: Path, contract: Contract, zone: LandingZone, settings: Settings) -> FileIngestResult:
+    digest = file_digest(path)
+    try:
+        sheets = read_sheets(path, contract)
+        options = ParseOptions.from_contract(contract, settings.timezone)
+        parsed = {part: parse(frame.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)),
+                              contract, options) for part, frame in sheets.items()}
+    except FileRejected as exc:
+        moved = zone.move(path, zone.failed, str(exc))
+        log.warning("%s → failed: %s", moved, exc)
+        return FileIngestResult(path.name, "failed", reason=str(exc))
+    result = FileIngestResult(path.name, "processed")
+    for part, outcome in parsed.items():
+        batch_id = f"{contract.name}:{digest[:16]}" + (f":{part}" if part else "")
+        source = f"{path.name}#{part}" if part else path.name
+        result.batches.append(land(contract, outcome.parsed, outcome.rejected, batch_id=batch_id,
+                                   source=source, settings=settings))
+    zone.move(path, zone.processed)
+    return result
+
+
+def ingest_landing(contract: Contract, settings: Settings | None = None) -> list[FileIngestResult]:
+    """Ingest every file waiting in the contract's landing zone, oldest name first."""
+    settings = settings or get_settings()
+    zone = LandingZone.for_contract(contract, settings)
+    return [ingest_file(path, contract, zone, settings) for path in zone.pending()]

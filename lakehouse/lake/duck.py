@@ -1,0 +1,55 @@
+"""DuckDB over the lake: the embedded SQL engine (``ioc sql``, dbt-duckdb, Superset).
+
+Extensions come from the ``duckdb-ext-*`` wheels so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from lakehouse.lake.paths import Tier, list_tables
+from lakehouse.settings import Settings, get_settings
+
+EXTENSIONS = ("delta", "spatial")
+
+
+def extension_directory() -> str:
+    """The folder the ``duckdb-ext-delta`` / ``duckdb-ext-spatial`` wheels install into."""
+    import duckdb_ext  # namespace package shipped by the duckdb-ext-* wheels
+
+    return str(Path(next(iter(duckdb_ext.__path__))) / "extensions")
+
+
+def load_extensions(con: duckdb.DuckDBPyConnection, extensions: tuple[str, ...] = EXTENSIONS) -> None:
+    con.execute(f"SET extension_directory = '{extension_directory()}'")
+    con.execute("SET autoinstall_known_extensions = false")
+    for name in extensions:
+        con.execute(f"LOAD {name}")
+
+
+def connect(database: str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(database, read_only=read_only)
+    load_extensions(con)
+    return con
+
+
+def attach_lake(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> list[str]:
+    """Expose every Delta table as a view ``<tier>.<name>`` over ``delta_scan``; returns them."""
+    settings = settings or get_settings()
+    names = []
+    for tier in Tier:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {tier.value}")
+    for tier, name, uri in list_tables(settings):
+        con.execute(
+            f"CREATE OR REPLACE VIEW {tier.value}.{name} AS SELECT * FROM delta_scan('{uri}')"
+        )
+        names.append(f"{tier.value}.{name}")
+    return names
+
+
+def lake_connection(settings: Settings | None = None) -> duckdb.DuckDBPyConnection:
+    con = connect()
+    attach_lake(con, settings)
+    return con

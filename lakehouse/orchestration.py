@@ -1,0 +1,51 @@
+"""What the DAGs in ``dags/`` need from the platform, kept light enough to import at parse time.
+
+DAG files read contracts (YAML, milliseconds) and build Airflow objects; everything heavy
+(Polars, delta-rs, dbt) is imported inside the task callables.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+from lakehouse.contracts import Catalog, Contract, load_catalog
+from lakehouse.settings import get_settings
+
+# Source kinds whose connector exists; the others get their DAGs when their connector lands.
+INGESTIBLE_KINDS = ("file", "reference")
+DEFAULT_ARGS = {"owner": "ioc", "retries": 2, "retry_delay": timedelta(minutes=2)}
+_SOURCE_REF = re.compile(r"source\(\s*['\"]silver['\"]\s*,\s*['\"](\w+)['\"]\s*\)")
+
+
+def catalog() -> Catalog:
+    return load_catalog(get_settings().catalog_dir)
+
+
+def asset(tier: str, dataset: str):
+    """The Airflow Asset for one lake table; DAGs are linked by these, never by sensors."""
+    from airflow.sdk import Asset
+
+    return Asset(name=f"{tier}.{dataset}", uri=f"ioc-lake://{tier}/{dataset}", group="lake")
+
+
+def systems(kinds: tuple[str, ...] = INGESTIBLE_KINDS) -> dict[str, list[Contract]]:
+    grouped: dict[str, list[Contract]] = {}
+    for contract in catalog():
+        if contract.source.kind.value in kinds:
+            grouped.setdefault(contract.source.system, []).append(contract)
+    return grouped
+
+
+def dbt_silver_sources(project_dir: Path | None = None) -> list[str]:
+    """Silver tables the dbt project reads (found in its staging models' ``source()`` calls)."""
+    project_dir = project_dir or get_settings().dbt_project_dir
+    found: set[str] = set()
+    for sql in (project_dir / "models" / "staging").glob("*.sql"):
+        found.update(_SOURCE_REF.findall(sql.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def owner_of(contracts: list[Contract]) -> str:
+    return ",".join(sorted({c.owner for c in contracts}))

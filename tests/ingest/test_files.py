@@ -1,0 +1,137 @@
+"""Landing zone: processed / failed areas, nothing lost, re-runs never duplicate."""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+
+import pytest
+import xlsxwriter
+from deltalake import DeltaTable
+
+from lakehouse.ingest import bronze, files
+from lakehouse.ingest.files import LandingZone, ingest_landing
+from lakehouse.lake import Tier, read, table_uri
+
+
+def _workbook(path, contract, sheets):
+    book = xlsxwriter.Workbook(str(path))
+    for sheet, rows in sheets.items():
+        ws = book.add_worksheet(sheet)
+        ws.write(0, 0, "SỞ DU LỊCH TỈNH QUẢNG NINH")
+        ws.write(1, 0, "BÁO CÁO LƯỢT KHÁCH THEO NGÀY")
+        for i, column in enumerate(contract.columns):
+            ws.write(3, i, column.source_name)
+        for r, row in enumerate(rows):
+            for i, value in enumerate(row):
+                ws.write(4 + r, i, value)
+    book.close()
+
+
+GOOD = ["01/06/2025", "DL001", "Vịnh Hạ Long", "193", 12000, 3000, 900000000]
+
+
+@pytest.fixture
+def tourism(catalog, lake_settings):
+    contract = catalog["tourism_daily_arrivals"]
+    zone = LandingZone.for_contract(contract, lake_settings)
+    zone.incoming.mkdir(parents=True)
+    return contract, zone
+
+
+def test_multi_sheet_workbook_lands_with_reasons(tourism, lake_settings):
+    contract, zone = tourism
+    _workbook(zone.incoming / "arrivals.xlsx", contract, {
+        "Hạ Long": [GOOD, ["02/06/2025", "DL001", "Vịnh Hạ Long", "193", "không rõ", 1, 1]],
+        "Địa phương khác": [["01/06/2025", "DL010", "Chùa Yên Tử", "196", 800, 20, 1000]],
+    })
+    [result] = ingest_landing(contract, lake_settings)
+    assert result.status == "processed"
+    assert (result.bronze_rows, result.quarantined_rows) == (2, 1)
+    assert (zone.processed / "arrivals.xlsx").exists() and not any(zone.incoming.iterdir())
+    quarantine = read(table_uri(Tier.quarantine, contract.name, lake_settings)).to_pylist()
+    assert quarantine[0]["_source"] == "arrivals.xlsx#Hạ Long" and quarantine[0]["_row_number"] == 2
+    assert quarantine[0]["_reason"] == 'wrong_type: domestic_visitors="không rõ" is not a valid int'
+    bronze_rows = read(table_uri(Tier.bronze, contract.name, lake_settings))
+    assert set(bronze_rows.column("_source").to_pylist()) == {"arrivals.xlsx#Hạ Long", "arrivals.xlsx#Địa phương khác"}
+
+
+def test_unreadable_delivery_goes_to_failed_with_reason(tourism, lake_settings):
+    contract, zone = tourism
+    (zone.incoming / "broken.xlsx").write_bytes(b"this is not a workbook")
+    book = zone.incoming / "wrong_columns.xlsx"
+    _workbook(book, contract, {"S": [GOOD]})
+    # Drop a required column by rewriting the header cell.
+    wb = xlsxwriter.Workbook(str(book))
+    ws = wb.add_worksheet("S")
+    for i, column in enumerate(contract.columns[:-2]):
+        ws.write(3, i, column.source_name)
+    wb.close()
+    results = {r.file: r for r in ingest_landing(contract, lake_settings)}
+    assert results["broken.xlsx"].status == "failed" and "cannot read workbook" in results["broken.xlsx"].reason
+    assert results["wrong_columns.xlsx"].status == "failed" and "lacks columns" in results["wrong_columns.xlsx"].reason
+    assert (zone.failed / "broken.xlsx").exists()
+    assert "lacks columns" in (zone.failed / "wrong_columns.xlsx.reason.txt").read_text(encoding="utf-8")
+    assert DeltaTable.is_deltatable(table_uri(Tier.bronze, contract.name, lake_settings)) is False
+
+
+def test_crash_between_quarantine_and_bronze_is_repaired_by_rerun(tourism, lake_settings, monkeypatch):
+    contract, zone = tourism
+    _workbook(zone.incoming / "a.xlsx", contract, {"S": [GOOD, ["x", "DL002", "A", "193", 1, 1, 1]]})
+    real_append = bronze.delta.append
+
+    def crash_on_bronze(uri, *args, **kwargs):
+        if "/bronze/" in uri:
+            raise OSError("worker killed")
+        return real_append(uri, *args, **kwargs)
+
+    monkeypatch.setattr(bronze.delta, "append", crash_on_bronze)
+    with pytest.raises(OSError):
+        ingest_landing(contract, lake_settings)
+    assert (zone.incoming / "a.xlsx").exists(), "an unprocessed file is never moved or deleted"
+    monkeypatch.setattr(bronze.delta, "append", real_append)
+    [result] = ingest_landing(contract, lake_settings)
+    assert result.status == "processed"
+    assert read(table_uri(Tier.bronze, contract.name, lake_settings)).num_rows == 1
+    assert read(table_uri(Tier.quarantine, contract.name, lake_settings)).num_rows == 1
+
+
+def test_same_file_delivered_twice_is_landed_once(tourism, lake_settings, tmp_path):
+    contract, zone = tourism
+    _workbook(tmp_path / "a.xlsx", contract, {"S": [GOOD]})
+    for _ in range(2):
+        shutil.copy(tmp_path / "a.xlsx", zone.incoming / "a.xlsx")
+        ingest_landing(contract, lake_settings)
+    assert read(table_uri(Tier.bronze, contract.name, lake_settings)).num_rows == 1
+    assert len(list(zone.processed.iterdir())) == 2  # both deliveries kept for audit
+
+
+TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}
+
+
+def _encode(text: str, encoding: str) -> bytes:
+    """cp1258 has precomposed vowels (â, ơ, ư...) but tones only as combining marks."""
+    if encoding != "cp1258":
+        return text.encode(encoding)
+    out = []
+    for char in text:
+        base, *marks = unicodedata.normalize("NFD", char)
+        tones = [m for m in marks if m in TONES]
+        shape = unicodedata.normalize("NFC", base + "".join(m for m in marks if m not in TONES))
+        out.append(shape + "".join(tones))
+    return "".join(out).encode("cp1258")
+
+
+@pytest.mark.parametrize("declared, written, ok", [
+    ("utf-16", "utf-16", True), ("cp1258", "cp1258", True), ("cp1258", "utf-8", False),
+    ("utf-8-sig", "utf-8-sig", True), ("utf-8-sig", "cp1258", False),
+])
+def test_encodings_are_honoured_or_the_file_rejected(catalog, declared, written, ok):
+    contract = catalog["water_quality_observed"].model_copy(
+        update={"source": catalog["water_quality_observed"].source.model_copy(update={"options": {"encoding": declared}})})
+    raw = _encode("Mã trạm,Độ đục (NTU)\nNN01,12\n", written)
+    if ok:
+        assert files.decode(raw, contract).startswith("Mã trạm")
+    else:
+        with pytest.raises(files.FileRejected):
+            files.decode(raw, contract)
