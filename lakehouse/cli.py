@@ -160,7 +160,7 @@ def lake_tables() -> None:
     table = Table("table", "version", "rows", "files", "path", title=f"Lake at {get_settings().lake_root}")
     for tier, name, uri in list_tables():
         dt = DeltaTable(uri)
-        rows = sum(a["num_records"] or 0 for a in dt.get_add_actions(flatten=True).to_pylist())
+        rows = dt.count()
         table.add_row(f"{tier.value}.{name}", str(dt.version()), str(rows), str(len(dt.file_uris())), uri)
     console.print(table)
 
