@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     mqtt_url: str = ""
     redis_url: str = ""
     trino_url: str = ""
+    api_base_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Base URL per API source system, e.g. {\"open311\": \"https://ioc.quangninh.gov.vn\"}.",
+    )
     spark_master: str = "local[2]"
     mlflow_tracking_uri: str = ""
 

@@ -21,7 +21,7 @@ import polars as pl
 
 from lakehouse.contracts import Contract
 from lakehouse.ingest.bronze import LandResult, land
-from lakehouse.ingest.parse import ROW_NUMBER, FileRejected, ParseOptions, parse
+from lakehouse.ingest.parse import ROW_NUMBER, FileRejected, ParseOptions, parse, records_to_frame
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -69,17 +69,6 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _strings(records: list[dict]) -> pl.DataFrame:
-    """JSON values as the text they were delivered as: parsing is the contract's job."""
-    def text(value):
-        if value is None or isinstance(value, str):
-            return value
-        return json.dumps(value, ensure_ascii=False)
-
-    columns = list(dict.fromkeys(k for r in records for k in r))
-    return pl.DataFrame({c: [text(r.get(c)) for r in records] for c in columns}, schema={c: pl.String for c in columns})
-
-
 def decode(raw: bytes, contract: Contract) -> str:
     encoding = str(contract.source.options.get("encoding", "utf-8-sig"))
     if encoding.lower().replace("_", "-") in ("cp1258", "windows-1258"):
@@ -115,10 +104,10 @@ def read_sheets(path: Path, contract: Contract) -> dict[str, pl.DataFrame]:
                             skip_rows=int(options.get("header_row", 1)) - 1)
         return {"": frame}
     if kind == "jsonl":
-        return {"": _strings([json.loads(line) for line in text.splitlines() if line.strip()])}
+        return {"": records_to_frame([json.loads(line) for line in text.splitlines() if line.strip()])}
     if kind == "json":
         data = json.loads(text)
-        return {"": _strings(data if isinstance(data, list) else data.get("items", []))}
+        return {"": records_to_frame(data if isinstance(data, list) else data.get("items", []))}
     raise FileRejected(f"unsupported format {kind}")
 
 

@@ -42,6 +42,24 @@ class ParseOptions:
         return cls(decimal_comma=bool(contract.source.options.get("decimal_comma", False)), timezone=timezone)
 
 
+def records_to_frame(records: list[dict]) -> pl.DataFrame:
+    """JSON-like records (API pages, database rows, MQTT payloads) as the text they were
+    delivered as: typing them is the contract's job, in ``parse``, for every source alike."""
+
+    def text(value):
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, (dict, list, bool)):
+            return json.dumps(value, ensure_ascii=False)
+        if hasattr(value, "isoformat"):  # datetime/date from database drivers
+            return value.isoformat()
+        return str(value)
+
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    return pl.DataFrame({c: [text(r.get(c)) for r in records] for c in columns},
+                        schema={c: pl.String for c in columns})
+
+
 def map_headers(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     """Rename delivered headers to contract column names; raise FileRejected listing every
     contract column the delivery lacks."""
