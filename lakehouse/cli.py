@@ -150,6 +150,23 @@ def gold() -> None:
         console.print(f"[green]gold.{name}[/]: {rows} rows")
 
 
+@app.command()
+def status() -> None:
+    """Every contracted dataset: bronze rows, quarantine, silver, last batch and its freshness."""
+    from lakehouse.status import dataset_status
+
+    colours = {"fresh": "green", "warn": "yellow", "error": "red", "never": "red", "no_sla": "dim"}
+    table = Table("dataset", "source", "bronze", "quarantine", "silver", "last batch", "from",
+                  "ingested", "freshness", title="Lake status")
+    for s in dataset_status(_catalog()):
+        table.add_row(s.dataset, s.source, "–" if s.bronze_rows is None else str(s.bronze_rows),
+                      str(s.quarantined_rows), "–" if s.silver_rows is None else str(s.silver_rows),
+                      s.last_batch or "–", s.last_source or "–",
+                      s.last_ingested_at.strftime("%Y-%m-%d %H:%M:%S") if s.last_ingested_at else "–",
+                      f"[{colours[s.freshness]}]{s.freshness}[/]")
+    console.print(table)
+
+
 @lake_app.command("tables")
 def lake_tables() -> None:
     """Every Delta table with its version and row count."""

@@ -114,6 +114,10 @@ class Column(Strict):
     pii: PiiClass = PiiClass.none
     pii_action: PiiAction | None = None
     checks: ColumnChecks = ColumnChecks()
+    derived: bool = Field(
+        default=False,
+        description="Computed by the connector at ingestion (checksum, lake path), not delivered.",
+    )
 
     @field_validator("type")
     @classmethod
@@ -234,6 +238,11 @@ class Contract(Strict):
             if column.name == name:
                 return column
         raise KeyError(f"{self.name} has no column '{name}'")
+
+    @property
+    def delivered_columns(self) -> list[Column]:
+        """The columns a department's delivery carries (derived ones are added on ingestion)."""
+        return [c for c in self.columns if not c.derived]
 
     @property
     def pii_columns(self) -> list[Column]:

@@ -11,8 +11,8 @@ Layout under ``out_dir`` (a contract with the ingestion code):
 * REST APIs: ``api/<source.system>/<dataset>.json`` (``source_name`` keys);
 * Open311: ``api/open311/requests.json`` and ``api/open311/services.json``;
 * MQTT: ``mqtt/<dataset>.jsonl``, lines ``{"topic", "payload": <NGSI-LD entity>}``;
-* video: ``video/<camera_id>/<segment_id>.mp4`` plus
-  ``landing/cameras/segments/incoming/segments.jsonl``;
+* video, as an NVR exports it: ``landing/cameras/segments/incoming/<camera_id>/<segment_id>.mp4``
+  beside the listing ``segments.jsonl`` (its ``uri`` relative to the listing);
 * ``manifest.json``: see :class:`Manifest`.
 
 Defect semantics (also written into the manifest, :data:`SEMANTICS`): ``bad_date``,

@@ -126,9 +126,11 @@ def video_segments(ctx: GenContext, contract: Contract) -> Built:
         for hour, minute in SEGMENT_STARTS:
             start = ctx.at(ctx.start, hour, minute)
             segment_id = f"{cam.code}-{start:%Y%m%dT%H%M%S}"
-            uri = f"video/{cam.code}/{segment_id}.mp4"
-            objects = synth_clip(ctx.path(uri), ctx.rng(f"video:{segment_id}"))
-            aux.append(uri)
+            # NVR export: clips beside the listing, the listing's uri relative to it.
+            uri = f"{cam.code}/{segment_id}.mp4"
+            landed = landing_file(contract, uri)
+            objects = synth_clip(ctx.path(landed), ctx.rng(f"video:{segment_id}"))
+            aux.append(landed)
             rows.append(
                 {
                     "segment_id": segment_id,
@@ -139,7 +141,7 @@ def video_segments(ctx: GenContext, contract: Contract) -> Built:
                     "fps": FPS,
                     "width": WIDTH,
                     "height": HEIGHT,
-                    "size_bytes": (ctx.out_dir / uri).stat().st_size,
+                    "size_bytes": (ctx.out_dir / landed).stat().st_size,
                 }
             )
             counts = {
@@ -150,7 +152,7 @@ def video_segments(ctx: GenContext, contract: Contract) -> Built:
                 VideoTruth(
                     segment_id=segment_id,
                     camera_id=cam.code,
-                    uri=uri,
+                    uri=landed,
                     frames=FRAMES,
                     fps=FPS,
                     width=WIDTH,

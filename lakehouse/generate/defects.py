@@ -59,16 +59,16 @@ def candidate_columns(contract: Contract, kind: str) -> list[Column]:
     """Columns a defect of ``kind`` may hit in this contract (empty: kind does not apply)."""
     keys = set(contract.primary_key)
     if kind == "bad_date":
-        return [c for c in contract.columns if c.type in TEMPORAL and not c.nullable]
+        return [c for c in contract.delivered_columns if c.type in TEMPORAL and not c.nullable]
     if kind == "wrong_type":
-        return [c for c in contract.columns if is_numeric(c) and c.name not in keys]
+        return [c for c in contract.delivered_columns if is_numeric(c) and c.name not in keys]
     if kind == "missing_key":
         pk = [contract.column(name) for name in contract.primary_key]
         plain = [c for c in pk if c.type not in TEMPORAL]
         return plain or pk
     if kind == "out_of_range":
         found = []
-        for c in contract.columns:
+        for c in contract.delivered_columns:
             checks = c.checks
             if c.name in keys or checks.severity is not Severity.block:
                 continue

@@ -50,7 +50,7 @@ def ngsi_attribute_map(contract: Contract) -> dict[str, str]:
     """``{column: attribute}``: the column's ``source_name``; ``lon``/``lat`` without one
     map to ``location``."""
     mapping: dict[str, str] = {}
-    for column in contract.columns:
+    for column in contract.delivered_columns:
         if column.source_name:
             mapping[column.name] = column.source_name
         elif column.name in ("lon", "lat"):
@@ -74,7 +74,7 @@ def to_entity(contract: Contract, row: dict[str, Any]) -> dict[str, Any]:
         "id": json_value(contract.column(id_column), row[id_column]),
         "type": etype,
     }
-    for column in contract.columns:
+    for column in contract.delivered_columns:
         attribute = mapping.get(column.name)
         value = row.get(column.name)
         if attribute in (None, "id", LOCATION) or value is None:

@@ -97,7 +97,7 @@ def json_value(column: Column, value: Any) -> Any:
 
 
 def json_record(contract: Contract, row: dict[str, Any]) -> dict[str, Any]:
-    return {key_of(c): json_value(c, row.get(c.name)) for c in contract.columns}
+    return {key_of(c): json_value(c, row.get(c.name)) for c in contract.delivered_columns}
 
 
 def dumps(obj: Any) -> str:
@@ -120,9 +120,9 @@ def csv_text(contract: Contract, rows: list[dict[str, Any]]) -> str:
     decimal_comma = bool(options.get("decimal_comma", False))
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, delimiter=str(options.get("delimiter", ",")), lineterminator="\r\n")
-    writer.writerow([key_of(c) for c in contract.columns])
+    writer.writerow([key_of(c) for c in contract.delivered_columns])
     for row in rows:
-        writer.writerow([text_value(c, row.get(c.name), decimal_comma) for c in contract.columns])
+        writer.writerow([text_value(c, row.get(c.name), decimal_comma) for c in contract.delivered_columns])
     return buffer.getvalue()
 
 
@@ -155,10 +155,10 @@ def write_xlsx(ctx: GenContext, contract: Contract, parts: list[Part]) -> None:
         for r, line in enumerate(part.title):
             if line:
                 sheet.write_string(r, 0, line, bold)
-        for c, column in enumerate(contract.columns):
+        for c, column in enumerate(contract.delivered_columns):
             sheet.write_string(header_row, c, key_of(column), bold)
         for r, row in enumerate(part.rows, start=header_row + 1):
-            for c, column in enumerate(contract.columns):
+            for c, column in enumerate(contract.delivered_columns):
                 value = row.get(column.name)
                 if value is None:
                     continue
@@ -170,5 +170,5 @@ def write_xlsx(ctx: GenContext, contract: Contract, parts: list[Part]) -> None:
                     sheet.write_number(r, c, value)
                 else:
                     sheet.write_string(r, c, text_value(column, value))
-        sheet.set_column(0, len(contract.columns) - 1, 18)
+        sheet.set_column(0, len(contract.delivered_columns) - 1, 18)
     workbook.close()

@@ -65,7 +65,8 @@ def map_headers(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     contract column the delivery lacks."""
     delivered = {normalise_header(name): name for name in frame.columns if name != ROW_NUMBER}
     renames, missing = {}, []
-    for column in contract.columns:
+    derived = [c.name for c in contract.columns if c.derived and c.name in frame.columns]
+    for column in contract.delivered_columns:
         wanted = [column.source_name, column.name] if column.source_name else [column.name]
         found = next((delivered[normalise_header(w)] for w in wanted if normalise_header(w) in delivered), None)
         if found is None:
@@ -77,7 +78,11 @@ def map_headers(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
             f"{contract.name}: delivery lacks columns {missing}; it has {sorted(delivered.values())}"
         )
     keep = [ROW_NUMBER, *renames] if ROW_NUMBER in frame.columns else list(renames)
-    return frame.select(keep).rename(renames)
+    mapped = frame.select([*keep, *derived]).rename(renames)
+    # Derived columns the connector did not compute stay empty (and fail if required).
+    return mapped.with_columns(
+        pl.lit(None, pl.String).alias(c.name) for c in contract.columns if c.name not in mapped.columns
+    )
 
 
 def _clean(name: str) -> pl.Expr:

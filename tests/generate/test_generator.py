@@ -61,7 +61,7 @@ def _decode(data: bytes, encoding: str) -> str:
 def _read(out: Path, contract, file: str) -> list[tuple[str | None, list[dict]]]:
     """[(sheet, rows)] with rows as {column: raw value} for one delivered file."""
     path = out / file
-    key = {c.source_name or c.name: c.name for c in contract.columns}
+    key = {c.source_name or c.name: c.name for c in contract.delivered_columns}
     if file.endswith(".xlsx"):
         header_row = int(contract.source.options["header_row"])
         book = openpyxl.load_workbook(path, read_only=True)
@@ -144,7 +144,7 @@ def _parse_value(column, raw, decimal_comma: bool):
 
 def _parse_row(contract, raw: dict, decimal_comma: bool) -> dict | None:
     row = {}
-    for column in contract.columns:
+    for column in contract.delivered_columns:
         try:
             row[column.name] = _parse_value(column, raw.get(column.name), decimal_comma)
         except (ValueError, KeyError, TypeError):
@@ -155,7 +155,7 @@ def _parse_row(contract, raw: dict, decimal_comma: bool) -> dict | None:
 
 
 def _passes_gate(contract, row: dict) -> bool:
-    for column in contract.columns:
+    for column in contract.delivered_columns:
         value, checks = row[column.name], column.checks
         if value is None or checks.severity is not Severity.block:
             continue
@@ -170,7 +170,7 @@ def _passes_gate(contract, row: dict) -> bool:
     for rule in contract.rules:
         if rule.kind != "expression" or rule.severity is not Severity.block:
             continue
-        named = [c.name for c in contract.columns if c.name in (rule.expression or "")]
+        named = [c.name for c in contract.delivered_columns if c.name in (rule.expression or "")]
         if all(row[n] is not None for n in named) and not eval(rule.expression, {}, dict(row)):
             return False
     return True
@@ -294,7 +294,7 @@ def test_manifest_matches_a_reference_parse(run, catalog):
 def test_tourism_workbooks(run, catalog):
     out, manifest = run
     ds = manifest.datasets["tourism_daily_arrivals"]
-    headers = [c.source_name for c in catalog["tourism_daily_arrivals"].columns]
+    headers = [c.source_name for c in catalog["tourism_daily_arrivals"].delivered_columns]
     sheet_counts = []
     total = 0
     for file in ds.files:
@@ -318,7 +318,7 @@ def test_csv_encodings(run, catalog):
         contract, ds = catalog[name], manifest.datasets[name]
         declared = str(contract.source.options["encoding"])
         delimiter = str(contract.source.options["delimiter"])
-        expected_header = delimiter.join(c.source_name for c in contract.columns)
+        expected_header = delimiter.join(c.source_name for c in contract.delivered_columns)
         good = (out / ds.counted_files[0]).read_bytes()
         assert _decode(good, declared).splitlines()[0] == expected_header
         (bad,) = ds.file_defects
@@ -417,7 +417,8 @@ def test_video_clips_and_ground_truth(run):
     ds = manifest.datasets["video_segments"]
     listing = [json.loads(x) for x in (out / ds.files[0]).read_text(encoding="utf-8").splitlines()]
     assert len(ds.video) == len(listing) == 8
-    sizes = {row["uri"]: row["size_bytes"] for row in listing}
+    folder = Path(ds.files[0]).parent  # the listing's uris are relative to it, as NVRs export
+    sizes = {str(folder / row["uri"]): row["size_bytes"] for row in listing}
     for truth in ds.video:
         capture = cv2.VideoCapture(str(out / truth.uri))
         assert capture.isOpened(), truth.uri
