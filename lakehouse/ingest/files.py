@@ -98,6 +98,8 @@ def read_sheets(path: Path, contract: Contract) -> dict[str, pl.DataFrame]:
             raise FileRejected(f"cannot read workbook: {exc}") from exc
         return {name: frame for name, frame in sheets.items() if frame.width}
     text = decode(path.read_bytes(), contract)
+    if not text.strip():
+        raise FileRejected("file is empty")
     if kind == "csv":
         delimiter = str(options.get("delimiter", ","))
         frame = pl.read_csv(io.StringIO(text), separator=delimiter, infer_schema=False,

@@ -135,3 +135,48 @@ def test_encodings_are_honoured_or_the_file_rejected(catalog, declared, written,
     else:
         with pytest.raises(files.FileRejected):
             files.decode(raw, contract)
+
+
+@pytest.fixture
+def hotels(catalog, lake_settings):
+    contract = catalog["hotel_occupancy"]
+    zone = LandingZone.for_contract(contract, lake_settings)
+    zone.incoming.mkdir(parents=True)
+    header = ";".join(c.source_name for c in contract.delivered_columns)
+    return contract, zone, header
+
+
+def _csv(zone, name, text):
+    (zone.incoming / name).write_bytes(text.encode("utf-8-sig"))
+
+
+def test_empty_and_header_only_files(hotels, lake_settings):
+    contract, zone, header = hotels
+    _csv(zone, "empty.csv", "")
+    _csv(zone, "header_only.csv", header + "\n")
+    results = {r.file: r for r in ingest_landing(contract, lake_settings)}
+    assert results["empty.csv"].status == "failed" and "empty" in results["empty.csv"].reason
+    assert results["header_only.csv"].status == "processed" and results["header_only.csv"].bronze_rows == 0
+
+
+def test_truncated_file_keeps_good_rows_and_quarantines_the_cut_line(hotels, lake_settings):
+    contract, zone, header = hotels
+    good = "01/06/2025;KS0001;Khách sạn Mường Thanh;4;193;120;80;1.250.000,5"
+    _csv(zone, "cut.csv", f"{header}\n{good}\n02/06/2025;KS0001;Khách sạn Mườ")
+    [result] = ingest_landing(contract, lake_settings)
+    assert (result.bronze_rows, result.quarantined_rows) == (1, 1)
+    [row] = read(table_uri(Tier.bronze, contract.name, lake_settings)).to_pylist()
+    assert row["average_rate_vnd"] == 1250000.5  # decimal comma and thousands dots
+    [bad] = read(table_uri(Tier.quarantine, contract.name, lake_settings)).to_pylist()
+    assert bad["_row_number"] == 2 and "is empty" in bad["_reason"]
+
+
+def test_header_drift(hotels, lake_settings):
+    contract, zone, header = hotels
+    row = "01/06/2025;KS0001;Khách sạn A;3;193;10;5;900000"
+    _csv(zone, "extra_column.csv", f"{header};Ghi chú\n{row};mới\n")
+    _csv(zone, "renamed.csv", header.replace("Số buồng có khách", "Buồng đã bán") + f"\n{row}\n")
+    results = {r.file: r for r in ingest_landing(contract, lake_settings)}
+    assert results["extra_column.csv"].status == "processed" and results["extra_column.csv"].bronze_rows == 1
+    assert results["renamed.csv"].status == "failed"
+    assert "lacks columns ['Số buồng có khách']" in results["renamed.csv"].reason
