@@ -1,10 +1,12 @@
 """
-### Ingest department deliveries into bronze
+### Ingest a source system into bronze
 
-One DAG per source system, generated from the contracts in `catalog/datasets/`: each
-dataset's landing zone (`<landing_root>/<location>/incoming`) is read, good rows are
-appended to `bronze.<dataset>`, rejected rows to `quarantine.<dataset>` with their reason,
-and each file is moved to `processed/` or `failed/`. Re-running a batch never duplicates it.
+One DAG per source system, generated from the contracts in `catalog/datasets/`, one task per
+dataset running the connector its `source.kind` names: file drops (landing zone
+`incoming → processed | failed`), department databases (incremental by watermark), REST and
+Open311 APIs (paged, incremental), MQTT sensors (NGSI-LD micro-batches) and camera exports.
+Good rows are appended to `bronze.<dataset>`, rejected rows to `quarantine.<dataset>` with
+their reason. Re-running a batch never duplicates it.
 
 A new contract YAML is a new DAG (or task) here with no code change.
 """
@@ -33,15 +35,9 @@ def build(system: str, contracts) -> None:
 
             @task(task_id=f"land_{contract.name}", outlets=[orch.asset("bronze", contract.name)])
             def land(dataset: str = contract.name) -> dict:
-                from lakehouse.ingest.files import ingest_landing
+                from lakehouse.ingest.connectors import run_connector
 
-                results = ingest_landing(orch.catalog()[dataset])
-                return {
-                    "files": [r.file for r in results],
-                    "failed": [r.file for r in results if r.status == "failed"],
-                    "bronze_rows": sum(r.bronze_rows for r in results),
-                    "quarantined_rows": sum(r.quarantined_rows for r in results),
-                }
+                return run_connector(orch.catalog()[dataset]).as_dict()
 
             land()
 

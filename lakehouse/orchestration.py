@@ -13,8 +13,9 @@ from pathlib import Path
 from lakehouse.contracts import Catalog, Contract, load_catalog
 from lakehouse.settings import get_settings
 
-# Source kinds whose connector exists; the others get their DAGs when their connector lands.
-INGESTIBLE_KINDS = ("file", "reference")
+# Every source kind has a connector (lakehouse.ingest.connectors); listed so a new kind is a
+# deliberate addition.
+INGESTIBLE_KINDS = ("file", "reference", "camera", "database", "api", "open311", "mqtt")
 DEFAULT_ARGS = {"owner": "ioc", "retries": 2, "retry_delay": timedelta(minutes=2)}
 _SOURCE_REF = re.compile(r"source\(\s*['\"]silver['\"]\s*,\s*['\"](\w+)['\"]\s*\)")
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import CommitProperties, Transaction
@@ -92,14 +93,18 @@ def merge(
     keys: list[str],
     batch_id: str,
     order_by: str | None = None,
+    soft_delete: str | None = None,
     partition_by: list[str] | None = None,
     configuration: dict[str, str] | None = CDF_ON,
     storage_options: dict | None = None,
 ) -> WriteResult:
     """Upsert ``data`` on ``keys``. With ``order_by`` (an event or update time) a late,
-    older row never overwrites a newer one already in the table."""
+    older row never overwrites a newer one already in the table. With ``soft_delete`` (a
+    boolean column) a source row flagged deleted removes the key instead."""
     table = try_open(uri, storage_options)
     if table is None:
+        if soft_delete:
+            data = data.filter(pa.compute.invert(pa.compute.fill_null(data.column(soft_delete), False)))
         write_deltalake(
             uri,
             data,
@@ -115,18 +120,22 @@ def merge(
     predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     newer = f"s.`{order_by}` >= t.`{order_by}`" if order_by else None
     before = table.version()
-    (
-        table.merge(
-            source=data,
-            predicate=predicate,
-            source_alias="s",
-            target_alias="t",
-            commit_properties=_commit(batch_id, "merge"),
-        )
-        .when_matched_update_all(predicate=newer)
-        .when_not_matched_insert_all()
-        .execute()
+    merger = table.merge(
+        source=data,
+        predicate=predicate,
+        source_alias="s",
+        target_alias="t",
+        commit_properties=_commit(batch_id, "merge"),
     )
+    if soft_delete:
+        deleted = f"s.`{soft_delete}` = true"
+        merger = merger.when_matched_delete(predicate=f"{deleted} AND {newer}" if newer else deleted)
+        live = f"(s.`{soft_delete}` IS NULL OR s.`{soft_delete}` = false)"
+        merger = merger.when_matched_update_all(predicate=f"{live} AND {newer}" if newer else live)
+        merger = merger.when_not_matched_insert_all(predicate=live)
+    else:
+        merger = merger.when_matched_update_all(predicate=newer).when_not_matched_insert_all()
+    merger.execute()
     if table.version() == before:
         # delta-rs skips the commit of a merge that changed nothing, and with it the txn:
         # record the batch with an empty append so a re-run still knows it is done.

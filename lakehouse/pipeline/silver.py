@@ -38,19 +38,28 @@ class SilverResult:
     warnings: int = 0
 
 
+def version_column(contract: Contract) -> str:
+    """What makes one row of a key newer than another: the source's watermark (a database's
+    ``updated_at``) where it has one, else the order of delivery."""
+    watermark = contract.source.options.get("watermark")
+    return str(watermark) if watermark else "_ingested_at"
+
+
 def deduplicate(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
-    """One row per key: the latest delivery wins (then the latest event time)."""
-    order = ["_ingested_at", *([contract.event_time] if contract.event_time else [])]
+    """One row per key: the newest version wins (then the latest delivery)."""
+    order = list(dict.fromkeys([version_column(contract), "_ingested_at"]))
     return frame.sort(order, nulls_last=False).unique(subset=contract.primary_key, keep="last", maintain_order=True)
 
 
 def pending_batches(contract: Contract, settings: Settings) -> list[str]:
+    """Bronze batches not yet in silver, in the order they arrived."""
     bronze = open_table(Tier.bronze, contract.name, settings)
     if bronze is None:
         return []
-    ids = bronze.to_pyarrow_table(columns=["_batch_id"]).column("_batch_id").unique().to_pylist()
+    arrivals = pl.from_arrow(bronze.to_pyarrow_table(columns=["_batch_id", "_ingested_at"]))
+    ordered = arrivals.group_by("_batch_id").agg(pl.col("_ingested_at").min()).sort("_ingested_at", "_batch_id")
     silver_uri = table_uri(Tier.silver, contract.name, settings)
-    return sorted(b for b in ids if not delta.batch_committed(silver_uri, b, storage_options(settings)))
+    return [b for b in ordered["_batch_id"] if not delta.batch_committed(silver_uri, b, storage_options(settings))]
 
 
 def build_silver(contract: Contract, settings: Settings | None = None) -> SilverResult:
@@ -77,7 +86,8 @@ def build_silver(contract: Contract, settings: Settings | None = None) -> Silver
             unique.to_arrow().cast(silver_schema),
             keys=contract.primary_key,
             batch_id=batch_id,
-            order_by="_ingested_at",
+            order_by=version_column(contract),
+            soft_delete=contract.source.options.get("soft_delete") or None,
             partition_by=contract.partition_by or None,
             storage_options=storage_options(settings),
         )

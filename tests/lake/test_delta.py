@@ -116,3 +116,18 @@ def test_time_travel_history_optimize_vacuum(tmp_path):
     removed = delta.vacuum(uri, retention_hours=0)
     assert len(removed) == 4
     assert delta.read(uri).num_rows == 4
+
+
+def test_soft_deletes_remove_keys_and_never_insert(tmp_path):
+    uri = str(tmp_path / "t")
+    schema = pa.schema([pa.field("k", pa.int64(), nullable=False), pa.field("ts", pa.int64()),
+                        pa.field("deleted", pa.bool_())])
+    def batch(rows):
+        return pa.table({"k": [r[0] for r in rows], "ts": [r[1] for r in rows], "deleted": [r[2] for r in rows]},
+                        schema=schema)
+    delta.merge(uri, batch([(1, 1, False), (2, 1, False), (3, 1, True)]), keys=["k"], batch_id="a",
+                order_by="ts", soft_delete="deleted")
+    delta.merge(uri, batch([(1, 2, True), (2, 0, True), (4, 2, True)]), keys=["k"], batch_id="b",
+                order_by="ts", soft_delete="deleted")
+    # 1 deleted by a newer version; 2's delete is older than what silver has; 3 and 4 never existed live.
+    assert sorted(delta.read(uri).column("k").to_pylist()) == [2]

@@ -1,0 +1,1 @@
+"""Stand-ins for the departments' own systems, seeded from the generator (tests, demo)."""
