@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +19,9 @@ catalog_app = typer.Typer(help="Dataset contracts in catalog/.", no_args_is_help
 lake_app = typer.Typer(help="Delta tables under LAKE_ROOT.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(lake_app, name="lake")
-console = Console()
-err = Console(stderr=True)
+# Piped output (CI logs, `make demo | tee`) gets a width that fits the tables, not 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _catalog():
@@ -156,12 +158,12 @@ def status() -> None:
     from lakehouse.status import dataset_status
 
     colours = {"fresh": "green", "warn": "yellow", "error": "red", "never": "red", "no_sla": "dim"}
-    table = Table("dataset", "source", "bronze", "quarantine", "silver", "last batch", "from",
-                  "ingested", "freshness", title="Lake status")
+    table = Table("dataset", "source", "bronze", "quarantine", "silver", "last delivery",
+                  "ingested (UTC)", "freshness", title="Lake status")
     for s in dataset_status(_catalog()):
         table.add_row(s.dataset, s.source, "–" if s.bronze_rows is None else str(s.bronze_rows),
                       str(s.quarantined_rows), "–" if s.silver_rows is None else str(s.silver_rows),
-                      s.last_batch or "–", s.last_source or "–",
+                      s.last_source or "–",
                       s.last_ingested_at.strftime("%Y-%m-%d %H:%M:%S") if s.last_ingested_at else "–",
                       f"[{colours[s.freshness]}]{s.freshness}[/]")
     console.print(table)
