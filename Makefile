@@ -36,6 +36,7 @@ demo: setup
 	$(VENV)/bin/ioc demo
 
 test: setup
+	bash infra/scripts/ensure-services.sh
 	$(VENV)/bin/python -m pytest -q
 
 test-fast: setup

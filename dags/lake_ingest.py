@@ -31,6 +31,17 @@ def build(system: str, contracts) -> None:
         doc_md=__doc__,
     )
     def ingest():
+        if contracts[0].source.kind.value == "mqtt":
+            # One consumer per broker session (client id per system): every topic at once.
+            @task(task_id=f"drain_{system}", outlets=[orch.asset("bronze", c.name) for c in contracts])
+            def drain(names: list[str] = [c.name for c in contracts]) -> list[dict]:  # noqa: B006
+                from lakehouse.ingest.connectors import run_mqtt_system
+
+                catalog = orch.catalog()
+                return [s.as_dict() for s in run_mqtt_system([catalog[n] for n in names])]
+
+            drain()
+            return
         for contract in contracts:
 
             @task(task_id=f"land_{contract.name}", outlets=[orch.asset("bronze", contract.name)])

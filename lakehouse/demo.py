@@ -6,17 +6,20 @@ the order their Assets link them, then prints where to look.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
+from datetime import date, timedelta
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
-from lakehouse.settings import REPO_ROOT, Settings, get_settings
+from lakehouse.settings import REPO_ROOT, Settings, get_settings, reset_settings_cache
 
 
 def airflow_environment(home: Path, dags_folder: Path | None = None) -> dict[str, str]:
@@ -82,6 +85,60 @@ def run_dags(dag_ids: list[str], console: Console | None = None) -> dict[str, st
     return states
 
 
+def connect_sources(sources: Path, settings: Settings, var: Path, console: Console) -> object:
+    """Stand up every department's source from the generated data, the way it is delivered:
+    file drops, department databases, the API servers, the sensor stream. Returns the
+    running API simulator (stop it when done)."""
+    from lakehouse.contracts import load_catalog
+    from lakehouse.simulators.department_db import generated_rows, seed_department_db
+    from lakehouse.simulators.http_api import serve_generated
+
+    catalog = load_catalog(settings.catalog_dir)
+    delivered = deliver(sources, settings.landing_root)
+    env: dict[str, str] = {}
+
+    # Department databases: the configured servers, or SQLite files standing in for them.
+    for contract in catalog.by_kind("database"):
+        engine = str(contract.source.options.get("engine"))
+        variable = "IOC_POSTGRES_URL" if engine == "postgresql" else "IOC_MYSQL_URL"
+        url = os.environ.get(variable) or f"sqlite:///{var / 'departments' / f'{contract.source.system}.sqlite'}"
+        (var / "departments").mkdir(parents=True, exist_ok=True)
+        seed_department_db(contract, url, generated_rows(sources, contract))
+        env[variable] = url
+
+    # Department REST APIs and Open311: a local server speaking their wire formats.
+    simulator = serve_generated(sources, catalog=catalog)
+    env["IOC_API_BASE_URLS"] = json.dumps(simulator.base_urls)
+
+    # Sensors: published to the MQTT broker when one is configured, else JSONL drops.
+    sensors = catalog.by_kind("mqtt")
+    if os.environ.get("IOC_MQTT_URL"):
+        from lakehouse.ingest.mqtt import drain
+        from lakehouse.simulators.mqtt_publisher import publish_generated
+
+        url = os.environ["IOC_MQTT_URL"]
+        # The consumer is a service in production: run it while the sensors publish (a broker
+        # queues only max_queued_messages for an offline session, 1000 by default).
+        consumer = threading.Thread(target=drain, args=(sensors, settings),
+                                    kwargs={"url": url, "idle_seconds": 5.0, "max_seconds": 300})
+        consumer.start()
+        time.sleep(1.0)  # subscribed before the first message
+        published = publish_generated(sources, url, qos=1)
+        consumer.join()
+        console.print(f"published {published} NGSI-LD messages to {url} and consumed them live")
+    else:
+        for contract in sensors:
+            drop = settings.landing_root / contract.source.location / "incoming"
+            drop.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(sources / "mqtt" / f"{contract.name}.jsonl", drop / f"{contract.name}.jsonl")
+
+    os.environ.update(env)
+    reset_settings_cache()
+    console.print(f"[bold]Sources ready[/]: {delivered} files dropped, databases at "
+                  f"{', '.join(sorted(set(env[k] for k in env if k.endswith('_URL'))))}, APIs at {simulator.base_url}")
+    return simulator
+
+
 def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Console | None = None,
              settings: Settings | None = None) -> dict[str, str]:
     console = console or Console()
@@ -89,27 +146,27 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     var = REPO_ROOT / "var"
     if fresh:
         for folder in (Path(settings.lake_root), settings.landing_root, settings.warehouse_path.parent,
-                       var / "sources"):
+                       var / "sources", var / "departments"):
             shutil.rmtree(folder, ignore_errors=True)
     from lakehouse.generate import generate
 
-    manifest = generate(var / "sources", scale=scale, seed=seed, progress=True)
-    delivered = deliver(var / "sources", settings.landing_root)
-    console.print(f"[bold]Generated[/] {len(manifest.datasets)} sources, delivered {delivered} files "
-                  f"to {settings.landing_root}")
-    prepare_airflow(var / "airflow")
-    states = run_dags(pipeline_order(), console)
+    # The last two weeks up to today: sensor clocks are checked against receipt, and
+    # freshness and the dashboards read as an operator would see them.
+    days = 14
+    manifest = generate(var / "sources", scale=scale, seed=seed, days=days,
+                        start=date.today() - timedelta(days=days), progress=True)
+    console.print(f"[bold]Generated[/] {len(manifest.datasets)} sources into {var / 'sources'}")
+    simulator = connect_sources(var / "sources", settings, var, console)
+    try:
+        prepare_airflow(var / "airflow")
+        states = run_dags(pipeline_order(), console)
+    finally:
+        simulator.stop()
     failed = {k: v for k, v in states.items() if v != "success"}
 
-    from lakehouse.lake.duck import lake_connection
+    from lakehouse.cli import status
 
-    con = lake_connection(settings)
-    table = Table("table", "rows", title="The lake after the demo")
-    for (name,) in con.execute(
-        "select table_schema || '.' || table_name from information_schema.tables "
-        "where table_schema in ('bronze','quarantine','silver','gold','ops') order by 1").fetchall():
-        table.add_row(name, str(con.execute(f"select count(*) from {name}").fetchone()[0]))
-    console.print(table)
+    status()
     console.print(
         "\n[bold]Where to look[/]\n"
         f"  lake (Delta):      {settings.lake_root}\n"
@@ -118,7 +175,7 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
         f"  Airflow:           AIRFLOW_HOME={var / 'airflow'} .venv/bin/airflow standalone\n"
         "  query:             .venv/bin/ioc sql \"select * from gold.tourism_daily order by total_visitors desc limit 10\"\n"
         "                     .venv/bin/ioc sql \"select _stage, _rule, count(*) from quarantine.tourism_daily_arrivals group by all\"\n"
-        "                     .venv/bin/ioc lake tables · .venv/bin/ioc lake history silver.tourism_daily_arrivals"
+        "                     .venv/bin/ioc status · .venv/bin/ioc lake tables · .venv/bin/ioc lake history silver.tourism_daily_arrivals"
     )
     if failed:
         raise RuntimeError(f"DAG runs failed: {failed}")

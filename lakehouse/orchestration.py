@@ -16,7 +16,8 @@ from lakehouse.settings import get_settings
 # Every source kind has a connector (lakehouse.ingest.connectors); listed so a new kind is a
 # deliberate addition.
 INGESTIBLE_KINDS = ("file", "reference", "camera", "database", "api", "open311", "mqtt")
-DEFAULT_ARGS = {"owner": "ioc", "retries": 2, "retry_delay": timedelta(minutes=2)}
+DEFAULT_ARGS = {"owner": "ioc", "retries": 2, "retry_delay": timedelta(seconds=30),
+                "retry_exponential_backoff": True, "max_retry_delay": timedelta(minutes=10)}
 _SOURCE_REF = re.compile(r"source\(\s*['\"]silver['\"]\s*,\s*['\"](\w+)['\"]\s*\)")
 
 

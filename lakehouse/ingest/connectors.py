@@ -59,16 +59,25 @@ def run_connector(contract: Contract, settings: Settings | None = None) -> Inges
 
         return _summarise(contract, "api", pull(contract, settings))
     if kind == "mqtt":
-        return _run_mqtt(contract, settings)
+        return run_mqtt_system([contract], settings)[0]
     raise ValueError(f"{contract.name}: no connector for source kind '{kind}'")
 
 
-def _run_mqtt(contract: Contract, settings: Settings) -> IngestSummary:
-    """Drain the broker when one is configured; otherwise read JSONL drops of the same messages."""
+def run_mqtt_system(contracts: list[Contract], settings: Settings | None = None) -> list[IngestSummary]:
+    """Drain one source system's topics with its one consumer session when a broker is
+    configured; otherwise read JSONL drops of the same messages."""
     from lakehouse.ingest import mqtt
 
-    if settings.mqtt_url:
-        stats = mqtt.drain([contract], settings)
-        return IngestSummary(contract.name, "mqtt", batches=stats.batches, bronze_rows=stats.bronze_rows,
-                             quarantined_rows=stats.quarantined_rows)
-    return _summarise(contract, "mqtt-jsonl", mqtt.ingest_jsonl_drops(contract, settings))
+    settings = settings or get_settings()
+    if not settings.mqtt_url:
+        return [_summarise(c, "mqtt-jsonl", mqtt.ingest_jsonl_drops(c, settings)) for c in contracts]
+    stats = mqtt.drain(contracts, settings)
+    summaries = []
+    for contract in contracts:
+        dataset = stats.datasets.get(contract.name)
+        summaries.append(IngestSummary(
+            contract.name, "mqtt", batches=getattr(dataset, "batches", 0),
+            bronze_rows=dataset.bronze if dataset else 0,
+            quarantined_rows=dataset.quarantined if dataset else 0,
+        ))
+    return summaries

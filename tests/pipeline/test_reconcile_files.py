@@ -14,7 +14,7 @@ from lakehouse.ingest.files import LandingZone, ingest_landing
 from lakehouse.lake.duck import lake_connection
 from lakehouse.pipeline.silver import build_silver
 
-FILE_DATASETS = sorted(c.name for cs in orch.systems().values() for c in cs)
+FILE_DATASETS = sorted(c.name for cs in orch.systems(("file", "reference")).values() for c in cs)
 
 
 @pytest.fixture(scope="module")
