@@ -28,6 +28,7 @@ from lakehouse.reference import admin_units_csv
 
 #: Cameras with recorded video at scale 1 (the first ones of the registry).
 VIDEO_CAMERAS_PER_SCALE = 4
+DIRECTIONS = ("N", "NE", "E", "SE", "S", "SW", "W", "NW")  # where the camera looks
 
 
 def _installed(rng: np.random.Generator) -> date:
@@ -49,6 +50,8 @@ def camera_registry(ctx: GenContext, contract: Contract) -> Built:
                 "lon": cam.lon,
                 "lat": cam.lat,
                 "stream_url": f"rtsp://10.20.{i // 250}.{i % 250 + 1}:554/Streaming/Channels/101",
+                "stream_kind": "rtsp",
+                "direction": DIRECTIONS[i % len(DIRECTIONS)],
                 "installed_on": _installed(rng),
                 "status": "online"
                 if video

@@ -17,11 +17,19 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import fastexcel
 import polars as pl
 
 from lakehouse.contracts import Contract
 from lakehouse.ingest.bronze import LandResult, land
-from lakehouse.ingest.parse import ROW_NUMBER, FileRejected, ParseOptions, parse, records_to_frame
+from lakehouse.ingest.parse import (
+    ROW_NUMBER,
+    FileRejected,
+    ParseOptions,
+    normalise_header,
+    parse,
+    records_to_frame,
+)
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -92,8 +100,10 @@ def read_sheets(path: Path, contract: Contract) -> dict[str, pl.DataFrame]:
     options = contract.source.options
     if kind == "xlsx":
         header_row = int(options.get("header_row", 1)) - 1
-        try:
-            sheets = pl.read_excel(path, sheet_id=0, read_options={"header_row": header_row, "dtypes": "string"})
+        try:  # fastexcel (calamine) is what Polars' read_excel uses; sheet by sheet, as text
+            workbook = fastexcel.read_excel(path)
+            sheets = {name: workbook.load_sheet(name, header_row=header_row, dtypes="string").to_polars()
+                      for name in workbook.sheet_names}
         except Exception as exc:  # calamine raises its own types for corrupt workbooks
             raise FileRejected(f"cannot read workbook: {exc}") from exc
         return {name: frame for name, frame in sheets.items() if frame.width}
@@ -111,6 +121,24 @@ def read_sheets(path: Path, contract: Contract) -> dict[str, pl.DataFrame]:
         data = json.loads(text)
         return {"": records_to_frame(data if isinstance(data, list) else data.get("items", []))}
     raise FileRejected(f"unsupported format {kind}")
+
+
+def data_sheets(sheets: dict[str, pl.DataFrame], contract: Contract) -> dict[str, pl.DataFrame]:
+    """Workbooks carry notes and cover sheets beside the data: a sheet with none of the
+    contract's headers is not data and is skipped (logged); one with only some of them is a
+    drifted header and rejects the file. A workbook with no data sheet at all is rejected."""
+    if len(sheets) == 1:
+        return sheets  # a single sheet is the data; a drifted header is reported by parse
+    wanted = {normalise_header(c.source_name or c.name) for c in contract.delivered_columns}
+    kept = {}
+    for name, frame in sheets.items():
+        if wanted & {normalise_header(h) for h in frame.columns}:
+            kept[name] = frame
+        else:
+            log.info("%s: sheet %r has none of the contract's columns; skipped", contract.name, name)
+    if not kept:
+        raise FileRejected(f"no sheet has the contract's columns; sheets are {sorted(sheets)}")
+    return kept
 
 
 @dataclass
@@ -132,7 +160,7 @@ class FileIngestResult:
 def ingest_file(path: Path, contract: Contract, zone: LandingZone, settings: Settings) -> FileIngestResult:
     digest = file_digest(path)
     try:
-        sheets = read_sheets(path, contract)
+        sheets = data_sheets(read_sheets(path, contract), contract)
         options = ParseOptions.from_contract(contract, settings.timezone)
         parsed = {part: parse(frame.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)),
                               contract, options) for part, frame in sheets.items()}

@@ -180,3 +180,25 @@ def test_header_drift(hotels, lake_settings):
     assert results["extra_column.csv"].status == "processed" and results["extra_column.csv"].bronze_rows == 1
     assert results["renamed.csv"].status == "failed"
     assert "lacks columns ['Số buồng có khách']" in results["renamed.csv"].reason
+
+
+def test_notes_sheet_is_skipped_and_a_workbook_without_data_is_rejected(tourism, lake_settings):
+    contract, zone = tourism
+    book = xlsxwriter.Workbook(str(zone.incoming / "with_notes.xlsx"))
+    notes = book.add_worksheet("Ghi chú")
+    notes.write(0, 0, "Số liệu tạm tính, sẽ cập nhật")
+    data = book.add_worksheet("Số liệu")
+    for i, column in enumerate(contract.columns):
+        data.write(3, i, column.source_name)
+    for i, value in enumerate(GOOD):
+        data.write(4, i, value)
+    book.close()
+    _workbook(zone.incoming / "wrong_sheet.xlsx", contract, {})
+    wb = xlsxwriter.Workbook(str(zone.incoming / "wrong_sheet.xlsx"))
+    for name in ("Bìa", "Ghi chú"):
+        wb.add_worksheet(name).write(0, 0, "không phải dữ liệu")
+    wb.close()
+    results = {r.file: r for r in ingest_landing(contract, lake_settings)}
+    assert results["with_notes.xlsx"].status == "processed" and results["with_notes.xlsx"].bronze_rows == 1
+    assert results["wrong_sheet.xlsx"].status == "failed"
+    assert "no sheet has the contract's columns" in results["wrong_sheet.xlsx"].reason
