@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Base URL per API source system, e.g. {\"open311\": \"https://ioc.quangninh.gov.vn\"}.",
     )
+    bulk_csv_min_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        description="CSV deliveries at least this large take the DuckDB bulk path (same semantics).",
+    )
     spark_master: str = "local[2]"
     mlflow_tracking_uri: str = ""
 

@@ -202,3 +202,33 @@ def test_notes_sheet_is_skipped_and_a_workbook_without_data_is_rejected(tourism,
     assert results["with_notes.xlsx"].status == "processed" and results["with_notes.xlsx"].bronze_rows == 1
     assert results["wrong_sheet.xlsx"].status == "failed"
     assert "no sheet has the contract's columns" in results["wrong_sheet.xlsx"].reason
+
+
+def test_large_csv_takes_the_bulk_path_with_the_same_outcome(catalog, lake_settings, monkeypatch, tmp_path):
+    contract = catalog["hotel_occupancy"]
+    header = ";".join(c.source_name for c in contract.delivered_columns)
+    rows = ["01/06/2025;KS0001;Khách sạn A;3;193;10;5;900000",
+            "02/06/2025;KS0001;Khách sạn A;3;193;10;mười;900000",
+            "31/02/2025;KS0002;Khách sạn B;4;193;20;5;1.250.000,5"]
+    delivery = tmp_path / "hotels.csv"
+    delivery.write_bytes((header + "\n" + "\n".join(rows) + "\n").encode("utf-8-sig"))
+
+    outcomes = {}
+    for path_name, threshold in (("polars", 10**9), ("bulk", 1)):
+        monkeypatch.setenv("IOC_BULK_CSV_MIN_BYTES", str(threshold))
+        monkeypatch.setenv("IOC_LAKE_ROOT", str(tmp_path / path_name / "lake"))
+        monkeypatch.setenv("IOC_LANDING_ROOT", str(tmp_path / path_name / "landing"))
+        from lakehouse.settings import get_settings, reset_settings_cache
+        reset_settings_cache()
+        settings = get_settings()
+        zone = LandingZone.for_contract(contract, settings)
+        zone.incoming.mkdir(parents=True)
+        shutil.copy(delivery, zone.incoming / "hotels.csv")
+        [result] = ingest_landing(contract, settings)
+        quarantine = read(table_uri(Tier.quarantine, contract.name, settings)).sort_by("_row_number")
+        bronze = read(table_uri(Tier.bronze, contract.name, settings))
+        outcomes[path_name] = (result.status, bronze.drop(["_batch_id", "_ingested_at", "_source"]).to_pylist(),
+                               quarantine.select(["_row_number", "_rule", "_reason"]).to_pylist())
+        assert (zone.processed / "hotels.csv").exists()
+    assert outcomes["bulk"] == outcomes["polars"]
+    assert outcomes["bulk"][0] == "processed" and len(outcomes["bulk"][1]) == 1
