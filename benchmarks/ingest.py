@@ -1,6 +1,6 @@
 """Benchmark the bulk CSV ingest against DuckDB's plain CSV -> Parquet copy.
 
-    python benchmarks/ingest.py [--rows 5000000] [--dataset hotel_occupancy] [--repeat 3] [--keep]
+    python benchmarks/ingest.py [--rows 5000000] [--dataset hotel_occupancy] [--repeat 3] [--keep] [--verbose]
 
 1. Writes a department-style CSV for a catalog contract with DuckDB, deterministically (every
    value is a function of the row index): delivered headers (``source_name``), the
@@ -11,7 +11,9 @@
    ``ingest_csv_bulk`` into a fresh lake. Prints best and median seconds, rows/s, the ratio
    (b)/(a), the bronze and quarantine counts read back through ``delta_scan`` (they must add
    up to the rows written, and every quarantined row number must be a row the generator
-   broke) and the process's peak RSS.
+   broke) and the process's peak RSS. ``--verbose`` adds (b)'s phases, run by run (NFC scan,
+   CSV read, fast values, fast Parquet, slow rows through ``parse.parse``, quarantine,
+   rescued rows, commit), from the DEBUG records ``ingest_csv_bulk`` logs.
 
 The reference does less: no header mapping, no contract typing, no quarantine, no commit.
 The ratio is what the contract's semantics cost on top of the raw copy.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import logging
 import resource
 import shutil
 import statistics
@@ -155,10 +158,44 @@ def reference(csv: Path, out: Path) -> float:
     return seconds
 
 
-def bulk(contract: Contract, csv: Path, lake: Path, batch_id: str, threads: int | None) -> float:
+class Phases(logging.Handler):
+    """Collects the ``bulk_phase`` timings ``ingest_csv_bulk`` logs at DEBUG."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.phases: list[tuple[str, float, bool]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, "bulk_phase"):
+            self.phases.append(record.bulk_phase)
+
+
+def bulk(contract: Contract, csv: Path, lake: Path, batch_id: str, phases: Phases) -> float:
+    phases.phases = []
     start = time.perf_counter()
-    ingest_csv_bulk(contract, csv, batch_id=batch_id, settings=Settings(lake_root=str(lake)), threads=threads)
+    ingest_csv_bulk(contract, csv, batch_id=batch_id, settings=Settings(lake_root=str(lake)))
     return time.perf_counter() - start
+
+
+def report_phases(runs: list[list[tuple[str, float, bool]]], totals: list[float]) -> None:
+    """(b)'s phases, run by run. Phases marked "alongside" ran in a second thread while the
+    others went on, so they are not part of the sum; "other" is the rest of the wall time
+    (the batch check, the header mapping, temporary folders)."""
+    table = Table(title="(b) ingest_csv_bulk phases, seconds per run")
+    table.add_column("phase")
+    for run in range(1, len(totals) + 1):
+        table.add_column(f"run {run}", justify="right")
+    names = list(dict.fromkeys((name, alongside) for run in runs for name, _, alongside in run))
+
+    def seconds(run: list[tuple[str, float, bool]], name: str) -> float:
+        return sum(s for n, s, _ in run if n == name)
+
+    for name, alongside in names:
+        table.add_row(f"  (alongside) {name}" if alongside else name, *(f"{seconds(run, name):.3f}" for run in runs))
+    table.add_row("other", *(f"{total - sum(s for _, s, alongside in run if not alongside):.3f}"
+                             for run, total in zip(runs, totals, strict=True)))
+    table.add_row("total", *(f"{total:.3f}" for total in totals))
+    console.print(table)
 
 
 def landed(contract: Contract, lake: Path) -> tuple[int, int, int]:
@@ -209,9 +246,13 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--dataset", default="hotel_occupancy")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads for (b) (default: all cores)")
     parser.add_argument("--keep", action="store_true", help="keep the CSV, Parquet and lakes")
+    parser.add_argument("--verbose", action="store_true", help="print (b)'s phase timings")
     args = parser.parse_args()
+    phases = Phases()
+    bulk_log = logging.getLogger("lakehouse.ingest.bulk_csv")
+    bulk_log.addHandler(phases)
+    bulk_log.setLevel(logging.DEBUG)
 
     contract = load_catalog(REPO_ROOT / "catalog")[args.dataset]
     encoding = str(contract.source.options.get("encoding", "utf-8"))
@@ -226,16 +267,19 @@ def main() -> int:
             write_delivery(contract, args.rows, csv)
         megabytes = csv.stat().st_size / 1e6
         console.print(f"delivery: {csv} ({megabytes:,.1f} MB, written in {time.perf_counter() - start:.1f} s)")
-        ref, ours = [], []
+        ref, ours, runs = [], [], []
         for run in range(args.repeat):
             lake = work / f"lake-{run}"
             with console.status(f"run {run + 1}/{args.repeat}: reference COPY ..."):
                 ref.append(reference(csv, work / "ref.parquet"))
             with console.status(f"run {run + 1}/{args.repeat}: ingest_csv_bulk ..."):
-                ours.append(bulk(contract, csv, lake, f"bench-{run}", args.threads))
+                ours.append(bulk(contract, csv, lake, f"bench-{run}", phases))
+            runs.append(list(phases.phases))
             if run < args.repeat - 1 and not args.keep:
                 shutil.rmtree(lake)
         ok = report(contract, args.rows, megabytes, ref, ours, landed(contract, work / f"lake-{args.repeat - 1}"))
+        if args.verbose:
+            report_phases(runs, ours)
         if args.keep:
             console.print(f"kept {work}")
         return 0 if ok else 1

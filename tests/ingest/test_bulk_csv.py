@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import logging
+import random
 import unicodedata
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,11 +17,13 @@ import pytest
 from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
-from lakehouse.contracts import Contract
+from lakehouse.contracts import Column, Contract
 from lakehouse.ingest import bulk_csv
 from lakehouse.ingest.bronze import land
 from lakehouse.ingest.bulk_csv import ingest_csv_bulk
-from lakehouse.ingest.parse import FileRejected, ParseOptions, parse
+from lakehouse.ingest.bulk_native import fast_expr, fast_values, typed
+from lakehouse.ingest.files import decode
+from lakehouse.ingest.parse import ROW_NUMBER, FileRejected, ParseOptions, parse, typed_expr
 from lakehouse.lake import delta, duck
 from lakehouse.lake.paths import Tier, table_uri
 from lakehouse.lake.schema import contract_schema
@@ -74,6 +79,40 @@ def quarantine(contract: Contract, settings: Settings) -> pl.DataFrame:
 def parquet_files(uri: str) -> set[Path]:
     root = Path(uri)
     return set(root.rglob("*.parquet")) if root.exists() else set()
+
+
+def assert_as_polars_path(contract: Contract, path: Path, settings: Settings) -> None:
+    """Bronze and quarantine hold exactly what ``files.ingest_file`` (the Polars path) would
+    land from ``path``: the same typed rows, the same rejects in the same words."""
+    options = contract.source.options  # files.read_sheets for a CSV, whatever the declared format
+    frame = pl.read_csv(io.StringIO(decode(path.read_bytes(), contract)), separator=str(options.get("delimiter", ",")),
+                        infer_schema=False, skip_rows=int(options.get("header_row", 1)) - 1)
+    frame = frame.with_row_index(ROW_NUMBER, offset=1).with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
+    expected = parse(frame, contract, ParseOptions.from_contract(contract, settings.timezone))
+    names = [c.name for c in contract.columns]
+    got = bronze(contract, settings).select(names).sort(names, nulls_last=True)
+    want = pl.from_arrow(
+        expected.parsed.select(names).to_arrow().cast(contract_schema(contract, lineage=False))
+    ).sort(names, nulls_last=True)
+    assert_frame_equal(got, want)
+    columns = ["_row_number", "_rule", "_reason", "_raw"]
+    assert_frame_equal(quarantine(contract, settings).select(columns),
+                       expected.rejected.select(columns).sort("_row_number"))
+
+
+def variant_rows(base: list[str], variants: dict[int, list[str]]) -> list[list[str]]:
+    """``base``, then one row per variant value, each changing one column of ``base``."""
+    rows = [list(base)]
+    for index, values in variants.items():
+        for value in values:
+            row = list(base)
+            row[index] = value
+            rows.append(row)
+    return rows
+
+
+def slow_rows_logged(records: list[logging.LogRecord]) -> list[str]:
+    return [r.getMessage() for r in records if getattr(r, "bulk_phase", ("",))[0].startswith("slow rows")]
 
 
 @pytest.fixture
@@ -138,42 +177,130 @@ def test_same_delivery_as_polars_path(tmp_path, catalog, lake_settings):
     """Tricky values, each typed or rejected exactly as ``parse.parse`` does it."""
     contract = catalog["traffic_flow_observed"]  # text, ISO timestamps, int, double, boolean
     base = ["urn:tfo:1", "dev-1", "QL18", "2025-06-01T08:00:00+07:00", "12", "0.5", "40", "true", "107.1", "21.0"]
-    variants = {
+    rows = variant_rows(base, {
         3: ["2025-06-01 08:00:00", "2025-06-01T08:00", "2025-06-01", "2025-06-01T08:00:00Z",
-            " 2025-06-01T08:00:00 ", "2025-06-01T08:00:00.123456", "2025-06-01T08:00+07:00", "01/06/2025"],
-        4: ["12.0", "1,234", "12.5", "abc", "1_000", " 7 ", "\u00a07\u00a0", "1 234", "1e3", "", "99999999999"],
-        5: [".5", "1,234.5", "inf", "-0", "1e-3", "0x10", "5%", "\u2009"],
+            " 2025-06-01T08:00:00 ", "2025-06-01T08:00:00.123456", "2025-06-01T08:00+07:00", "01/06/2025",
+            "infinity", "epoch"],
+        4: ["12.0", "1,234", "12.5", "abc", "1_000", " 7 ", "\u00a07\u00a0", "1 234", "1e3", "", "99999999999",
+            "+7", "007", "-0", "0x10", "0b11", "2147483648", "1.234"],
+        5: [".5", "1,234.5", "inf", "-0", "1e-3", "0x10", "5%", "\u2009", "+-1", "1_000", "nan", "+.5", "1,234,567.5"],
         7: ["Có", "KHÔNG", " yes ", "maybe", "1", "0", "f", ""],
-        0: [" padded ", "\u00a0nbsp\u00a0", "tab\t", "", "   ", "Quảng Ninh"],
-    }
-    rows = [list(base)]
-    for index, values in variants.items():
-        for value in values:
-            row = list(base)
-            row[index] = value
-            rows.append(row)
+        0: [" padded ", "\u00a0nbsp\u00a0", "tab\t", "", "   ", "Quảng Ninh", "Đà Nẵng", "Hà", "x\u3000"],
+    })
     path = write_delivery(tmp_path / "flow.csv", contract, rows)
-
     result = ingest_csv_bulk(contract, path, batch_id="b1", settings=lake_settings)
+    assert result.rows_in == len(rows)
+    assert_as_polars_path(contract, path, lake_settings)
 
-    delivered = pl.read_csv(path, infer_schema=False)
-    expected = parse(delivered, contract, ParseOptions.from_contract(contract, lake_settings.timezone))
-    assert result.bronze_rows == expected.parsed.height and result.quarantined_rows == expected.rejected.height
-    names = [c.name for c in contract.columns]
-    got = bronze(contract, lake_settings).select(names).sort(names, nulls_last=True)
-    want = pl.from_arrow(
-        expected.parsed.select(names).to_arrow().cast(contract_schema(contract, lineage=False))
-    ).sort(names, nulls_last=True)
-    assert_frame_equal(got, want)
-    columns = ["_row_number", "_rule", "_reason", "_raw"]
-    assert_frame_equal(quarantine(contract, lake_settings).select(columns),
-                       expected.rejected.select(columns).sort("_row_number"))
+
+def test_decimal_comma_delivery_as_polars_path(tmp_path, hotel, lake_settings, caplog):
+    """The fast/slow split on a decimal-comma, dd/mm/yyyy contract: every value that only
+    Polars reads right goes to ``parse``, every value it reads goes to bronze as Polars
+    types it, every reject carries the Polars path's rule, reason and raw row."""
+    rows = variant_rows(hotel_row(hotel_id="KS0001"), {
+        0: ["1/6/2025", " 01/06/2025", "01/06/2025 ", "31/02/2025", "2025-06-01", "infinity", "epoch",
+            "01/06/25", "\u00a001/06/2025", "", "29/02/2024"],
+        1: [" KS0005\u00a0", "\tKS0006", "KS0007 ", "", "   ", "\u3000", "Đ0001", "KS0008\u2009"],
+        2: ["Hà", "  Hạ Long Bay ", "Ủy ban", "x\u00a0", "   ", "Khách sạn\u3000"],
+        3: ["04", "+4", "4.0", "4,0", "1_0", "0x4", "1e0", "", " 4 ", "4,5", "-0", "99999999999"],
+        5: ["1.234", "1.2.3", "12,0", "1_000", " 1 234 ", "1e3", "abc", "-5", "2147483648", "1.000.000"],
+        7: ["1.400,00", "1,5", "-0,5", "1_000,0", "+-1", "+1", "nan", "inf", " 1.234,5 ", "\u00a01,5",
+            "1.234.567,891", ",5", "5,", "1e3", "abc", "", "1,234.5"],
+    })
+    path = write_delivery(tmp_path / "occupancy.csv", hotel, rows)
+    with caplog.at_level(logging.DEBUG, logger="lakehouse.ingest.bulk_csv"):
+        result = ingest_csv_bulk(hotel, path, batch_id="b1", settings=lake_settings)
+    assert result.rows_in == len(rows)
+    assert_as_polars_path(hotel, path, lake_settings)
+    assert slow_rows_logged(caplog.records)  # both halves ran
+    stats = pl.from_arrow(pa.table(DeltaTable(table_uri(Tier.bronze, hotel.name, lake_settings))
+                                   .get_add_actions(flatten=True)))
+    assert stats["min._batch_id"].to_list() == ["b1"] * stats.height  # lineage bounds
+    fast_file = stats.sort("num_records").row(-1, named=True)  # the other one holds rescued rows
+    assert fast_file["min.average_rate_vnd"] is None  # it holds the NaN: no float bounds
+
+
+def test_decimal_column_as_polars_path(tmp_path, hotel, lake_settings):
+    priced = hotel.model_copy(update={"columns": [
+        c.model_copy(update={"type": "decimal(14,2)"}) if c.name == "average_rate_vnd" else c for c in hotel.columns
+    ]})
+    rows = variant_rows(hotel_row(), {7: ["1.400,00", "1,005", "0,125", "2,675", "1.234,5", "-0,005", "1", "abc",
+                                          " 1,5", ""]})
+    path = write_delivery(tmp_path / "priced.csv", priced, rows)
+    ingest_csv_bulk(priced, path, batch_id="b1", settings=lake_settings)
+    assert_as_polars_path(priced, path, lake_settings)
+
+
+def test_thousands_separators_stay_on_the_fast_path(tmp_path, hotel, lake_settings, caplog):
+    """A column where separators are common is read with them, not row by row in ``parse``."""
+    rows = [hotel_row(hotel_id=f"KS{i:04d}", rooms_available=f"1.{i % 1000:03d}", rooms_occupied=str(i % 900))
+            for i in range(2000)]
+    path = write_delivery(tmp_path / "big_hotels.csv", hotel, rows)
+    with caplog.at_level(logging.DEBUG, logger="lakehouse.ingest.bulk_csv"):
+        result = ingest_csv_bulk(hotel, path, batch_id="b1", settings=lake_settings)
+    assert (result.bronze_rows, result.quarantined_rows) == (2000, 0)
+    assert ["(0 rows)" in m for m in slow_rows_logged(caplog.records)] == [True]
+    assert sorted(bronze(hotel, lake_settings)["rooms_available"].unique().to_list())[:2] == [1000, 1001]
+    assert_as_polars_path(hotel, path, lake_settings)
+
+
+TRICKY = ["", " ", "\u00a0", "\t", "-0", "+7", "007", "1_000", "0x10", "1e3", "1e-3", "12.5", "12,5", "1.234",
+          "1,234", "1.234,5", "1,234.5", ".5", "5.", ",5", "+-1", "nan", "inf", "-inf", "2147483648",
+          "9007199254740993", "99999999999999999999", "1/6/2025", "01/06/2025", " 01/06/2025", "31/02/2025",
+          "2025-06-01", " 2025-06-01", "2025-06-01T08:00", "infinity", "epoch", "Hà", " x ", "\u3000x"]
+
+
+@pytest.mark.parametrize("decimal_comma", [False, True])
+def test_fast_values_never_read_a_text_differently(decimal_comma):
+    """Fuzz: wherever a fast value is given, it is ``typed_expr``'s value (text: always)."""
+    rng = random.Random(20250601)
+    alphabet = list("0123456789.,-+eE_ /:T") + ["\u00a0", "\t"]
+    texts = TRICKY + ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12))) for _ in range(20_000)]
+    texts += [f"{rng.choice(['', ' ', '0'])}{rng.randint(0, 40)}/{rng.randint(0, 14)}/{rng.randint(0, 2100)}"
+              f"{rng.choice(['', ' ', 'x'])}" for _ in range(5_000)]
+    options = ParseOptions(decimal_comma=decimal_comma)
+    columns = [Column(name="n", type="int"), Column(name="b", type="bigint"), Column(name="x", type="double"),
+               Column(name="d", type="date", source_format="%d/%m/%Y"), Column(name="i", type="date"),
+               Column(name="s", type="string"), Column(name="m", type="decimal(38,2)")]
+    for column in columns:
+        # Overflowing decimals raise on both paths alike; keep the fuzz to values that fit.
+        values = [t for t in texts if "e" not in t.lower() and "inf" not in t and len(t) < 20] \
+            if column.decimal_precision else texts
+        frame = pl.DataFrame({column.name: values}, schema={column.name: pl.String})
+        want = frame.select(typed_expr(column, options).alias("want"))["want"]
+        for thorough in (False, True):
+            got = frame.select(fast_expr(column, options, thorough=thorough).alias("got"))["got"]
+            both = pl.DataFrame({"text": values, "got": got, "want": want})
+            wrong = both.filter(pl.col("got").is_not_null() & pl.col("got").ne_missing(pl.col("want"))
+                                & ~(pl.col("got").cast(pl.Float64, strict=False).is_nan().fill_null(False)
+                                    & pl.col("want").cast(pl.Float64, strict=False).is_nan().fill_null(False)))
+            assert wrong.is_empty(), (column.type, thorough, wrong.head(5).rows())
+            if column.type == "string":
+                assert got.to_list() == want.to_list()
+
+
+def test_settled_rows_are_rows_parse_accepts_as_is(hotel):
+    """The invariant the fast path rests on: a settled row is one ``parse`` accepts, with the
+    very values the fast path gives it; a row ``parse`` rejects is never settled."""
+    rows = [hotel_row(), hotel_row(hotel_id=" "), hotel_row(star_rating=" 4 "), hotel_row(star_rating=None),
+            hotel_row(rooms_available="x"), hotel_row(rooms_occupied="1.200"), hotel_row(report_date="1/6/2025"),
+            hotel_row(average_rate_vnd="n/a"), hotel_row(hotel_name="\u00a0Hà\u00a0")]
+    names = [c.name for c in hotel.columns]
+    frame = pl.DataFrame(rows, schema=names, orient="row").with_row_index(ROW_NUMBER, offset=1)
+    fast = fast_values(frame, hotel, ParseOptions.from_contract(hotel))
+    expected = parse(frame.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64)), hotel, ParseOptions.from_contract(hotel))
+    accepted = {row[ROW_NUMBER]: row for row in expected.parsed.iter_rows(named=True)}
+    for row in fast.iter_rows(named=True):
+        if row["_settled"]:
+            assert {n: row[typed(n)] for n in names} == {n: accepted[row[ROW_NUMBER]][n] for n in names}
+    assert set(expected.rejected[ROW_NUMBER]).isdisjoint(fast.filter("_settled")[ROW_NUMBER])
+    assert fast["_settled"].sum() >= 5
 
 
 def test_row_numbers_hold_across_a_parallel_read(tmp_path, hotel, lake_settings):
-    """Large enough for DuckDB to split the file between threads: the reported row numbers
-    still point at the delivered rows."""
-    total = 400_000  # ~28 MB: several of DuckDB's per-thread CSV ranges
+    """Large enough for the reader to split the file between threads: the reported row
+    numbers still point at the delivered rows."""
+    total = 400_000  # ~28 MB: several of the reader's per-thread ranges
     bad = {17, 65_537, 131_071, 199_999, 333_333, total}
     rows = [hotel_row(hotel_id=f"KS{i % 10000:04d}", rooms_available="x" if i in bad else "120")
             for i in range(1, total + 1)]
