@@ -146,8 +146,19 @@ def typed_expr(column: Column, options: ParseOptions) -> pl.Expr:
     return out.alias(name)
 
 
-def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def quote_expr(text: pl.Expr) -> pl.Expr:
+    """``json.dumps(value, ensure_ascii=False)`` as a vectorised expression: reasons are
+    built for every value of every column, so a Python call per value would dominate parsing.
+    Other control characters (rare in deliveries) become U+FFFD instead of ``\\u00XX``."""
+    escaped = (
+        text.str.replace_all("\\", "\\\\", literal=True)
+        .str.replace_all('"', '\\"', literal=True)
+        .str.replace_all("\n", "\\n", literal=True)
+        .str.replace_all("\r", "\\r", literal=True)
+        .str.replace_all("\t", "\\t", literal=True)
+        .str.replace_all(r"[\x00-\x1f]", "\ufffd")
+    )
+    return pl.lit('"') + escaped + pl.lit('"')
 
 
 def _failure(column: Column, contract: Contract) -> tuple[str, str]:
@@ -180,7 +191,7 @@ def parse(frame: pl.DataFrame, contract: Contract, options: ParseOptions | None 
         rule, kind = _failure(column, contract)
         reasons.append(
             pl.when(delivered & value.is_null())
-            .then(pl.lit(f"{rule}|{kind}: {column.name}=") + raw.str.slice(0, 60).map_elements(_quote, return_dtype=pl.String)
+            .then(pl.lit(f"{rule}|{kind}: {column.name}=") + quote_expr(raw.str.slice(0, 60))
                   + pl.lit(f" is not a valid {column.type}"))
             .otherwise(None)
         )

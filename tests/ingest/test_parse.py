@@ -76,3 +76,13 @@ def test_iso_timestamps_with_and_without_offset(catalog):
     ]])
     times = parse(frame, contract).parsed["observed_at"].to_list()
     assert [t.hour for t in times] == [1, 2, 2]
+
+
+def test_reason_quoting_matches_json():
+    import json
+
+    from lakehouse.ingest.parse import quote_expr
+
+    values = ["mười", 'a"b', "back\\slash", "line\nbreak", "tab\there", "cr\rx", 'Hạ "Long" \\ end', ""]
+    quoted = pl.DataFrame({"v": values}).select(quote_expr(pl.col("v")).alias("v"))["v"].to_list()
+    assert quoted == [json.dumps(v, ensure_ascii=False) for v in values]
