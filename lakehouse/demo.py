@@ -90,6 +90,7 @@ def connect_sources(sources: Path, settings: Settings, var: Path, console: Conso
     file drops, department databases, the API servers, the sensor stream. Returns the
     running API simulator (stop it when done)."""
     from lakehouse.contracts import load_catalog
+    from lakehouse.ingest.database import URL_SETTINGS, DatabaseSource
     from lakehouse.simulators.department_db import generated_rows, seed_department_db
     from lakehouse.simulators.http_api import serve_generated
 
@@ -99,8 +100,7 @@ def connect_sources(sources: Path, settings: Settings, var: Path, console: Conso
 
     # Department databases: the configured servers, or SQLite files standing in for them.
     for contract in catalog.by_kind("database"):
-        engine = str(contract.source.options.get("engine"))
-        variable = "IOC_POSTGRES_URL" if engine == "postgresql" else "IOC_MYSQL_URL"
+        _, variable = URL_SETTINGS[DatabaseSource.from_contract(contract).engine]
         url = os.environ.get(variable) or f"sqlite:///{var / 'departments' / f'{contract.source.system}.sqlite'}"
         (var / "departments").mkdir(parents=True, exist_ok=True)
         seed_department_db(contract, url, generated_rows(sources, contract))
@@ -135,7 +135,7 @@ def connect_sources(sources: Path, settings: Settings, var: Path, console: Conso
     os.environ.update(env)
     reset_settings_cache()
     console.print(f"[bold]Sources ready[/]: {delivered} files dropped, databases at "
-                  f"{', '.join(sorted(set(env[k] for k in env if k.endswith('_URL'))))}, APIs at {simulator.base_url}")
+                  f"{', '.join(sorted({env[k] for k in env if k.endswith('_URL')}))}, APIs at {simulator.base_url}")
     return simulator
 
 

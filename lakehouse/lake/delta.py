@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401  (pa.compute)
+import pyarrow.compute
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 from deltalake.transaction import CommitProperties, Transaction
@@ -33,13 +33,14 @@ class WriteResult:
     skipped: bool = False  # the batch was already committed: nothing written
 
 
-def _app_id(batch_id: str) -> str:
+def app_id(batch_id: str) -> str:
+    """The Delta application-transaction id that marks ``batch_id`` as committed."""
     return f"ioc-batch:{batch_id}"
 
 
 def _commit(batch_id: str, operation: str) -> CommitProperties:
     return CommitProperties(
-        app_transactions=[Transaction(app_id=_app_id(batch_id), version=1)],
+        app_transactions=[Transaction(app_id=app_id(batch_id), version=1)],
         custom_metadata={"ioc.batch_id": batch_id, "ioc.operation": operation},
         max_commit_retries=20,
     )
@@ -54,7 +55,7 @@ def try_open(uri: str, storage_options: dict | None = None) -> DeltaTable | None
 
 def batch_committed(uri: str, batch_id: str, storage_options: dict | None = None) -> bool:
     table = try_open(uri, storage_options)
-    return table is not None and table.transaction_version(_app_id(batch_id)) is not None
+    return table is not None and table.transaction_version(app_id(batch_id)) is not None
 
 
 def _rows(data: pa.Table | pa.RecordBatchReader) -> int:
@@ -115,7 +116,7 @@ def merge(
             commit_properties=_commit(batch_id, "merge"),
         )
         return WriteResult(uri, batch_id, data.num_rows, _version(uri, storage_options))
-    if table.transaction_version(_app_id(batch_id)) is not None:
+    if table.transaction_version(app_id(batch_id)) is not None:
         return WriteResult(uri, batch_id, 0, table.version(), skipped=True)
     predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
     newer = f"s.`{order_by}` >= t.`{order_by}`" if order_by else None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
+from lakehouse.lake.delta import try_open
 from lakehouse.settings import Settings, get_settings
 
 
@@ -48,8 +49,4 @@ def list_tables(settings: Settings | None = None) -> list[tuple[Tier, str, str]]
 
 
 def open_table(tier: Tier | str, name: str, settings: Settings | None = None) -> DeltaTable | None:
-    uri = table_uri(tier, name, settings)
-    options = storage_options(settings)
-    if not DeltaTable.is_deltatable(uri, storage_options=options):
-        return None
-    return DeltaTable(uri, storage_options=options)
+    return try_open(table_uri(tier, name, settings), storage_options(settings))

@@ -58,8 +58,10 @@ def pending_batches(contract: Contract, settings: Settings) -> list[str]:
         return []
     arrivals = pl.from_arrow(bronze.to_pyarrow_table(columns=["_batch_id", "_ingested_at"]))
     ordered = arrivals.group_by("_batch_id").agg(pl.col("_ingested_at").min()).sort("_ingested_at", "_batch_id")
-    silver_uri = table_uri(Tier.silver, contract.name, settings)
-    return [b for b in ordered["_batch_id"] if not delta.batch_committed(silver_uri, b, storage_options(settings))]
+    silver = open_table(Tier.silver, contract.name, settings)  # once, not once per batch
+    if silver is None:
+        return ordered["_batch_id"].to_list()
+    return [b for b in ordered["_batch_id"] if silver.transaction_version(delta.app_id(b)) is None]
 
 
 def build_silver(contract: Contract, settings: Settings | None = None) -> SilverResult:
