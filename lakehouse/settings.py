@@ -42,6 +42,10 @@ class Settings(BaseSettings):
         default=REPO_ROOT / "var" / "warehouse" / "ioc.duckdb",
         description="DuckDB file dbt builds into before gold is published as Delta.",
     )
+    gx_root: Path = Field(
+        default=REPO_ROOT / "var" / "gx",
+        description="Great Expectations project: suites, validation results, Data Docs (local folder).",
+    )
     storage_options: dict[str, str] = Field(
         default_factory=dict, description="delta-rs / object store options (S3 endpoint, keys)."
     )

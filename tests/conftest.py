@@ -11,7 +11,7 @@ from pathlib import Path
 
 # Airflow reads its configuration at import: point it at a throw-away SQLite home first.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="ioc-airflow-"))
-from lakehouse.demo import airflow_environment  # noqa: E402
+from lakehouse.demo import airflow_environment
 
 os.environ.update(airflow_environment(_AIRFLOW_HOME))
 
@@ -26,6 +26,7 @@ def lake_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("IOC_LAKE_ROOT", str(tmp_path / "lake"))
     monkeypatch.setenv("IOC_LANDING_ROOT", str(tmp_path / "landing"))
     monkeypatch.setenv("IOC_WAREHOUSE_PATH", str(tmp_path / "warehouse" / "ioc.duckdb"))
+    monkeypatch.setenv("IOC_GX_ROOT", str(tmp_path / "gx"))
     monkeypatch.setenv("IOC_PII_SALT", "test-salt-not-a-secret")
     reset_settings_cache()
     yield get_settings()

@@ -5,12 +5,11 @@ import polars as pl
 import pytest
 
 from lakehouse.pipeline.pii import protect
-
 from lakehouse.settings import REPO_ROOT, Mode, Settings
 
 
 def test_env_example_documents_every_setting():
-    documented = set(re.findall(r"^IOC_([A-Z_]+)=", (REPO_ROOT / ".env.example").read_text(encoding="utf-8"), re.M))
+    documented = set(re.findall(r"^IOC_([A-Z_]+)=", (REPO_ROOT / ".env.example").read_text(encoding="utf-8"), re.MULTILINE))
     assert {name.upper() for name in Settings.model_fields} == documented
 
 

@@ -86,6 +86,11 @@ class ColumnChecks(Strict):
     allowed_values: list[str | int] | None = None
     pattern: str | None = None
     unique: bool = False
+    references: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+        description="<dataset>.<column> every value must exist in (a registry, the admin units).",
+    )
     severity: Severity = Severity.block
 
     @field_validator("pattern")

@@ -142,6 +142,17 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
                 problems.append(
                     ContractProblem(path, f"grants[{index}].department", f"unknown department '{grant.department}'")
                 )
+    # A reference names a dataset and column that exist.
+    for contract in catalog.contracts.values():
+        for column in contract.columns:
+            target = column.checks.references
+            if not target:
+                continue
+            dataset, _, name = target.partition(".")
+            if dataset not in catalog.contracts or name not in {c.name for c in catalog.contracts[dataset].columns}:
+                problems.append(ContractProblem(
+                    catalog.files[contract.name], f"columns({column.name}).checks.references",
+                    f"'{target}' is not a column of a contracted dataset"))
     # One ingestion DAG per source system: its datasets must agree on the schedule.
     schedules: dict[str, tuple[str, str]] = {}
     for contract in catalog.contracts.values():

@@ -1,5 +1,5 @@
 import unicodedata
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import polars as pl
 import pytest
@@ -63,7 +63,7 @@ def test_decimal_comma_and_local_time(catalog):
     row = result.parsed.row(0, named=True)
     assert row["ph"] == pytest.approx(7.2) and row["lon"] == pytest.approx(107.05)
     # 07:30 in Hạ Long is 00:30 UTC.
-    assert row["sampled_at"] == datetime(2025, 6, 1, 0, 30, tzinfo=timezone.utc)
+    assert row["sampled_at"] == datetime(2025, 6, 1, 0, 30, tzinfo=UTC)
 
 
 def test_iso_timestamps_with_and_without_offset(catalog):
