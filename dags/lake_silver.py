@@ -2,10 +2,14 @@
 ### Gate bronze and upsert silver
 
 One DAG per dataset, triggered by its bronze Asset (data, not clocks). Each new bronze batch
-is checked against the contract's rules: blocking failures go to `quarantine.<dataset>` with
-the failed rule, warnings are recorded; every rule's outcome lands in `ops.quality_results`.
-Passing rows are PII-protected, deduplicated on the contract key and MERGEd into
-`silver.<dataset>` (Change Data Feed on).
+is validated by the dataset's Great Expectations suite (generated from its contract, see
+`quality/suites/`): rows failing a blocking expectation go to `quarantine.<dataset>` with the
+expectation named, warnings are recorded; each validation is a row of `ops.quality_results`
+and each expectation's outcome a row of `ops.quality_expectations`. Passing rows are placed
+on the administrative unit valid at their event date, PII-protected, deduplicated on the
+contract key (newest wins) and MERGEd into `silver.<dataset>` (Change Data Feed on).
+Gate and merge share a task on purpose: per batch, both happen or neither (the merge's app
+transaction is the batch's receipt). The Data Docs site is rebuilt afterwards.
 """
 
 from __future__ import annotations
@@ -37,7 +41,13 @@ def build(contract) -> None:
                     "quarantined": result.quarantined, "merged": result.merged,
                     "duplicates_removed": result.duplicates_removed}
 
-        gate_and_merge()
+        @task
+        def data_docs() -> str:
+            from lakehouse.quality.checkpoint import build_data_docs
+
+            return str(build_data_docs())
+
+        gate_and_merge() >> data_docs()
 
     silver()
 

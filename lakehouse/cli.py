@@ -85,19 +85,30 @@ def catalog_show(name: str) -> None:
 
 @catalog_app.command("generate")
 def catalog_generate(check: Annotated[bool, typer.Option(help="Fail if files are stale")] = False) -> None:
-    """Regenerate the artefacts derived from the contracts (dbt sources, ...)."""
+    """Regenerate the artefacts derived from the contracts (dbt sources, GX suites)."""
     from lakehouse.codegen import GENERATORS
 
     catalog, stale = _catalog(), []
-    for name, module in GENERATORS.items():
-        path, text = module.target_path(), module.render(catalog)
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if check:
-            if current != text:
+    for module in GENERATORS.values():
+        wanted = module.outputs(catalog)
+        owned = module.owned_dir() if hasattr(module, "owned_dir") else None
+        extra = [p for p in owned.glob("*") if p.is_file() and p not in wanted] if owned and owned.exists() else []
+        for path, text in wanted.items():
+            current = path.read_text(encoding="utf-8") if path.exists() else None
+            if current == text:
+                continue
+            if check:
                 stale.append(str(path))
-        elif current != text:
-            module.write(catalog, path)
-            console.print(f"[green]wrote[/] {path}")
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                console.print(f"[green]wrote[/] {path}")
+        for path in extra:
+            if check:
+                stale.append(f"{path} (no contract)")
+            else:
+                path.unlink()
+                console.print(f"[yellow]removed[/] {path}")
     if stale:
         err.print(f"[red]stale, run `ioc catalog generate`:[/] {stale}")
         raise typer.Exit(1)
@@ -153,19 +164,40 @@ def gold() -> None:
 
 
 @app.command()
-def status() -> None:
-    """Every contracted dataset: bronze rows, quarantine, silver, last batch and its freshness."""
+def status(
+    record: Annotated[bool, typer.Option(help="Also append this freshness check to ops.freshness_checks")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per dataset, no table")] = False,
+) -> None:
+    """Every contracted dataset: tiers' rows, last delivery, freshness against its SLA, quality."""
+    from datetime import UTC, datetime
+
     from lakehouse.status import dataset_status
 
+    catalog, now = _catalog(), datetime.now(UTC)
+    rows = dataset_status(catalog, now=now)
+    if record:
+        from lakehouse.quality.freshness import CHECKS_TABLE, record_freshness
+
+        checks = record_freshness(catalog, now=now)
+        # Stderr, so `--json --record` still prints parseable JSON on stdout.
+        err.print(f"recorded {len(checks)} checks in ops.{CHECKS_TABLE} "
+                  f"({sum(c.breach for c in checks)} breaches)")
+    if as_json:
+        typer.echo(json.dumps([s.as_dict() for s in rows], ensure_ascii=False, indent=2))
+        return
     colours = {"fresh": "green", "warn": "yellow", "error": "red", "never": "red", "no_sla": "dim"}
     table = Table("dataset", "source", "bronze", "quarantine", "silver", "last delivery",
-                  "ingested (UTC)", "freshness", title="Lake status")
-    for s in dataset_status(_catalog()):
+                  "ingested (UTC)", "SLA", "freshness", "quality", title="Lake status")
+    for s in rows:
+        quality = "–"
+        if s.quality_pass_rate is not None:
+            colour = "green" if s.last_validation_success else "yellow"
+            quality = f"[{colour}]{s.quality_pass_rate:.1%}[/]"
         table.add_row(s.dataset, s.source, "–" if s.bronze_rows is None else str(s.bronze_rows),
                       str(s.quarantined_rows), "–" if s.silver_rows is None else str(s.silver_rows),
                       s.last_source or "–",
                       s.last_ingested_at.strftime("%Y-%m-%d %H:%M:%S") if s.last_ingested_at else "–",
-                      f"[{colours[s.freshness]}]{s.freshness}[/]")
+                      s.sla or "–", f"[{colours[s.freshness]}]{s.freshness}[/]", quality)
     console.print(table)
 
 

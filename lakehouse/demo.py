@@ -146,7 +146,7 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     var = REPO_ROOT / "var"
     if fresh:
         for folder in (Path(settings.lake_root), settings.landing_root, settings.warehouse_path.parent,
-                       var / "sources", var / "departments"):
+                       var / "sources", var / "departments", settings.gx_root):
             shutil.rmtree(folder, ignore_errors=True)
     from lakehouse.generate import generate
 
@@ -165,12 +165,14 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     failed = {k: v for k, v in states.items() if v != "success"}
 
     from lakehouse.cli import status
+    from lakehouse.quality.checkpoint import data_docs_index
 
     status()
     console.print(
         "\n[bold]Where to look[/]\n"
         f"  lake (Delta):      {settings.lake_root}\n"
         f"  landing zone:      {settings.landing_root}  (processed/ and failed/ per source)\n"
+        f"  Data Docs (GX):    file://{data_docs_index(settings)}\n"
         f"  generated sources: {var / 'sources'}  (manifest.json lists injected defects)\n"
         f"  Airflow:           AIRFLOW_HOME={var / 'airflow'} .venv/bin/airflow standalone\n"
         "  query:             .venv/bin/ioc sql \"select * from gold.tourism_daily order by total_visitors desc limit 10\"\n"

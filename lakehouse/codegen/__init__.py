@@ -1,7 +1,11 @@
-"""Artefacts generated from the contracts (dbt sources, and later GX suites, Trino rules)."""
+"""Artefacts generated from the contracts (dbt sources, GX suites, later Trino rules).
 
-from lakehouse.codegen import dbt_sources
+Each generator module has ``outputs(catalog) -> {path: text}``; one that owns a whole folder
+also has ``owned_dir()``, where files it no longer produces are removed.
+"""
 
-GENERATORS = {"dbt_sources": dbt_sources}
+from lakehouse.codegen import dbt_sources, gx_suites
 
-__all__ = ["GENERATORS", "dbt_sources"]
+GENERATORS = {"dbt_sources": dbt_sources, "gx_suites": gx_suites}
+
+__all__ = ["GENERATORS", "dbt_sources", "gx_suites"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from lakehouse.contracts import Catalog, PiiAction
+from lakehouse.pipeline.conform import added_columns
 from lakehouse.settings import get_settings
 
 HEADER = "# GENERATED from catalog/ by `ioc catalog generate`; edit the contracts, not this file.\n"
@@ -33,6 +34,10 @@ def sources_document(catalog: Catalog) -> dict:
                 entry["data_tests"] = tests
             entry["meta"] = {"type": column.type, "pii": column.pii.value, **({"unit": column.unit} if column.unit else {})}
             columns.append(entry)
+        for name in added_columns(contract):  # silver places geolocated rows on the map
+            columns.append({"name": name, "description": "Administrative unit in force at the event date, "
+                            "from the location (nearest centroid)",
+                            "meta": {"type": "string", "pii": "none", "derived_in": "silver"}})
         table: dict = {
             "name": contract.name,
             "description": contract.description.strip(),
@@ -68,6 +73,10 @@ def render(catalog: Catalog) -> str:
 
 def target_path() -> Path:
     return get_settings().dbt_project_dir / "models" / "staging" / "_sources.yml"
+
+
+def outputs(catalog: Catalog) -> dict[Path, str]:
+    return {target_path(): render(catalog)}
 
 
 def write(catalog: Catalog, path: Path | None = None) -> Path:

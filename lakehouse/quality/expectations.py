@@ -233,14 +233,3 @@ def suite_for(contract: Contract, directory: Path = HAND_WRITTEN_DIR) -> SuiteSp
 
 def render(contract: Contract) -> str:
     return json.dumps(suite_for(contract).to_json(), indent=2, ensure_ascii=False) + "\n"
-
-
-def write_all(catalog, directory: Path = SUITES_DIR) -> list[Path]:
-    """Write every dataset's suite for review; stale files of removed datasets go."""
-    directory.mkdir(parents=True, exist_ok=True)
-    wanted = {f"{c.name}.json": render(c) for c in catalog}
-    for stale in {p.name for p in directory.glob("*.json")} - set(wanted):
-        (directory / stale).unlink()
-    for name, text in wanted.items():
-        (directory / name).write_text(text, encoding="utf-8")
-    return [directory / n for n in sorted(wanted)]
