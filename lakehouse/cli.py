@@ -18,7 +18,9 @@ app = typer.Typer(help="Quảng Ninh IOC lakehouse.", no_args_is_help=True, add_
 catalog_app = typer.Typer(help="Dataset contracts in catalog/.", no_args_is_help=True)
 lake_app = typer.Typer(help="Delta tables under LAKE_ROOT.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+quality_app = typer.Typer(help="Great Expectations suites, validations and Data Docs.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
+app.add_typer(quality_app, name="quality")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the tables, not 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -150,7 +152,56 @@ def silver(dataset: str) -> None:
 
     r = build_silver(_catalog()[dataset])
     console.print(f"{dataset}: {len(r.batches)} batch(es), {r.rows_in} rows, {r.quarantined} quarantined, "
-                  f"{r.duplicates_removed} duplicates removed, {r.merged} merged")
+                  f"{r.warnings} warning(s), {r.duplicates_removed} duplicates removed, {r.merged} merged")
+
+
+@quality_app.command("suite")
+def quality_suite(dataset: str) -> None:
+    """The expectations a dataset's gate runs, and where each comes from."""
+    from lakehouse.quality.expectations import suite_for
+
+    table = Table(title=f"suite {dataset}")
+    table.add_column("expectation", no_wrap=True)
+    for name in ("severity", "kwargs", "from"):
+        table.add_column(name)
+    for spec in suite_for(_catalog()[dataset]).expectations:
+        kwargs = {k: v for k, v in spec.kwargs.items() if k not in ("column", "column_A", "column_B")}
+        table.add_row(spec.rule, spec.severity.value, json.dumps(kwargs, ensure_ascii=False, default=str)[:60],
+                      spec.origin)
+    console.print(table)
+
+
+@quality_app.command("results")
+def quality_results(
+    dataset: Annotated[str | None, typer.Argument(help="Only this dataset")] = None,
+    limit: int = 20,
+) -> None:
+    """The latest validations from ops.quality_results (newest first)."""
+    from lakehouse.lake.duck import lake_connection
+
+    con = lake_connection(get_settings())
+    where = "where dataset = ?" if dataset else ""
+    try:
+        rows = con.execute(
+            "select checked_at, dataset, batch_id, expectations_evaluated, expectations_failed, rows_checked, "
+            f"rows_quarantined, rows_warned, success from ops.quality_results {where} "
+            "order by checked_at desc limit ?", [*([dataset] if dataset else []), limit]).fetchall()
+    except Exception as exc:  # no validation has run yet: DuckDB names the missing table
+        err.print(f"[red]no quality results yet[/] ({str(exc).splitlines()[0]})")
+        raise typer.Exit(1) from None
+    table = Table("checked at", "dataset", "batch", "expectations failed", "rows", "quarantined", "warned", "ok")
+    for at, name, batch, evaluated, failed, checked, quarantined, warned, ok in rows:
+        table.add_row(f"{at:%Y-%m-%d %H:%M:%S}", name, batch, f"{failed}/{evaluated}", str(checked),
+                      str(quarantined), str(warned), "[green]✓[/]" if ok else "[red]✗[/]")
+    console.print(table)
+
+
+@quality_app.command("docs")
+def quality_docs() -> None:
+    """Rebuild the Data Docs site from every stored validation and print where it is."""
+    from lakehouse.quality.checkpoint import build_data_docs
+
+    console.print(f"Data Docs: file://{build_data_docs()}")
 
 
 @app.command()

@@ -59,13 +59,17 @@ def deliver(sources: Path, landing_root: Path) -> int:
 
 
 def pipeline_order() -> list[str]:
-    """DAG ids in Asset order: every ingest, then every silver, then dbt."""
+    """DAG ids in Asset order: every ingest, then every silver (registries first, so the gate's
+    reference checks have something to look up), then dbt, then the freshness check."""
     from lakehouse import orchestration as orch
 
     systems = orch.systems()
     ingest = [f"ingest_{s}" for s in sorted(systems)]
-    silver = [f"silver_{c.name}" for cs in systems.values() for c in sorted(cs, key=lambda c: c.name)]
-    return [*ingest, *silver, "gold_dbt"]
+    contracts = [c for cs in systems.values() for c in cs]
+    referenced = {col.checks.references.split(".")[0] for c in contracts for col in c.columns
+                  if col.checks.references}
+    silver = [f"silver_{c.name}" for c in sorted(contracts, key=lambda c: (c.name not in referenced, c.name))]
+    return [*ingest, *silver, "gold_dbt", "ops_freshness"]
 
 
 def run_dags(dag_ids: list[str], console: Console | None = None) -> dict[str, str]:

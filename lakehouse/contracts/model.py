@@ -92,6 +92,11 @@ class ColumnChecks(Strict):
         description="<dataset>.<column> every value must exist in (a registry, the admin units).",
     )
     severity: Severity = Severity.block
+    references_severity: Severity | None = Field(
+        default=None,
+        description="Severity of the reference check when it differs from the other checks "
+        "(a registry that lags should not hold back sensor readings).",
+    )
 
     @field_validator("pattern")
     @classmethod

@@ -125,7 +125,8 @@ def _column_expectations(suite: SuiteSpec, contract: Contract) -> None:
             suite.add("expect_column_values_to_match_regex", checks.severity, f"{origin}.checks",
                       column=column.name, regex=checks.pattern)
         if checks.references is not None:
-            suite.add("expect_column_values_to_be_in_set", checks.severity, f"{origin}.checks.references",
+            suite.add("expect_column_values_to_be_in_set", checks.references_severity or checks.severity,
+                      f"{origin}.checks.references",
                       column=column.name, value_set={REFERENCE_KEY: checks.references})
         if checks.unique and [column.name] != contract.primary_key:
             suite.add("expect_column_values_to_be_unique", checks.severity, f"{origin}.checks",

@@ -89,3 +89,24 @@ def test_results_land_in_ops_once_per_validation_and_data_docs_are_built(catalog
     pages = " ".join(p.read_text(encoding="utf-8") for p in index.parent.rglob("*.html"))
     assert "traffic_incidents" in pages
     assert "0912345678" not in pages  # failing values are never stored: no personal data in the docs
+
+
+def test_quality_commands_show_the_suite_the_results_and_the_docs(catalog, lake_settings):
+    from typer.testing import CliRunner
+
+    from lakehouse.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "250"})
+    suite = runner.invoke(app, ["quality", "suite", "hydro_stations"])
+    assert suite.exit_code == 0, suite.output
+    assert "expect_column_pair_values_a_to_be_greater_than_b(alarm_2_cm,alarm_1_cm)" in suite.output
+    assert runner.invoke(app, ["quality", "results"]).exit_code == 1  # nothing validated yet, said so
+
+    contract = catalog["traffic_incidents"]
+    gate = evaluate(incidents(contract, {(0, "lon"): 0.0}), contract, batch_id="b5", settings=lake_settings)
+    record_results(gate, batch_id="b5", settings=lake_settings)
+    results = runner.invoke(app, ["quality", "results", "traffic_incidents"])
+    assert results.exit_code == 0, results.output
+    assert "traffic_incidents" in results.output and "b5" in results.output
+    docs = runner.invoke(app, ["quality", "docs"])
+    assert docs.exit_code == 0 and "index.html" in docs.output
