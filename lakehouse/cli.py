@@ -177,6 +177,8 @@ def quality_results(
     limit: int = 20,
 ) -> None:
     """The latest validations from ops.quality_results (newest first)."""
+    import duckdb
+
     from lakehouse.lake.duck import lake_connection
 
     con = lake_connection(get_settings())
@@ -186,7 +188,7 @@ def quality_results(
             "select checked_at, dataset, batch_id, expectations_evaluated, expectations_failed, rows_checked, "
             f"rows_quarantined, rows_warned, success from ops.quality_results {where} "
             "order by checked_at desc limit ?", [*([dataset] if dataset else []), limit]).fetchall()
-    except Exception as exc:  # no validation has run yet: DuckDB names the missing table
+    except duckdb.Error as exc:  # no validation has run yet: DuckDB names the missing table
         err.print(f"[red]no quality results yet[/] ({str(exc).splitlines()[0]})")
         raise typer.Exit(1) from None
     table = Table("checked at", "dataset", "batch", "expectations failed", "rows", "quarantined", "warned", "ok")
@@ -285,6 +287,8 @@ def lake_history(table_name: Annotated[str, typer.Argument(metavar="TIER.TABLE")
 @app.command()
 def sql(query: str, limit: Annotated[int, typer.Option(help="Rows to show")] = 50) -> None:
     """Run SQL on DuckDB over the lake: tables are <tier>.<name> (bronze, silver, gold, ...)."""
+    import duckdb
+
     from lakehouse.lake.duck import lake_connection
 
     con = lake_connection()
@@ -292,7 +296,7 @@ def sql(query: str, limit: Annotated[int, typer.Option(help="Rows to show")] = 5
         result = con.execute(query)
         names = [d[0] for d in result.description]
         rows = result.fetchmany(limit)
-    except Exception as exc:  # DuckDB's message already names the table/column at fault
+    except duckdb.Error as exc:  # DuckDB's message already names the table/column at fault
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     table = Table(*names)

@@ -14,8 +14,8 @@ never lands in GX's stores or in Data Docs.
 
 from __future__ import annotations
 
-import logging
 import json
+import logging
 import os
 import warnings
 from contextlib import contextmanager

@@ -152,7 +152,7 @@ def expression_expectations(expression: str, severity: Severity, origin: str) ->
             visit(node.right)
             return
         if not isinstance(node, (exp.LT, exp.LTE, exp.GT, exp.GTE, exp.EQ)):
-            raise ValueError(f"rule '{expression}': {node.sql()} is not a comparison")
+            raise ValueError(f"rule '{expression}': {node.sql()} is not a comparison")  # noqa: TRY004 (a bad rule, not a bad type)
         left, right, kind = node.left, node.right, type(node)
         if isinstance(left, exp.Literal) and isinstance(right, exp.Column):
             left, right, kind = right, left, _FLIP.get(kind, kind)

@@ -9,7 +9,6 @@ the generator produced for a hashed, masked or dropped column.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import polars as pl
 import pytest
