@@ -1,7 +1,7 @@
 {# One row per unit version; valid_to is exclusive and null while the unit exists.
    Facts join on unit_code and their event date between valid_from and valid_to. #}
 select
-    unit_code || '@' || strftime(valid_from, '%Y-%m-%d') as unit_version_key,
+    unit_code || '@' || cast(valid_from as {{ dbt.type_string() }}) as unit_version_key,
     unit_code,
     unit_name_vi,
     unit_name_en,
