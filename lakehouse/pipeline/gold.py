@@ -114,8 +114,17 @@ def build_gold(settings: Settings | None = None) -> GoldResult:
     if not sources:
         log.warning("no silver tables yet: nothing to build")
         return result
+    from lakehouse.orchestration import dbt_silver_sources
+
+    # Everything downstream of a silver table that exists, less what also needs one that does
+    # not exist yet; "cautious" keeps a test out unless all its parents are selected.
     selector = " ".join(f"source:silver.{name}+" for name in sources)
-    run = run_dbt(["build", "--select", selector], settings)
+    missing = sorted(set(dbt_silver_sources(settings.dbt_project_dir)) - set(sources))
+    args = ["build", "--select", selector, "resource_type:seed", "--indirect-selection", "cautious"]
+    if missing:
+        log.warning("silver tables not built yet, their marts wait: %s", missing)
+        args += ["--exclude", *(f"source:silver.{name}+" for name in missing)]
+    run = run_dbt(args, settings)
     result.built = [r["unique_id"].split(".")[-1] for r in run.results if r["unique_id"].startswith("model.")]
     result.published = publish_gold(settings, run_id=run.invocation_id or None)
     return result

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 #: Functions sqlglot does not model but Trino has (checked against Trino's function list).
 TRINO_EXTRA_FUNCTIONS = {"date_add", "date_diff", "from_iso8601_timestamp", "at_timezone", "day_of_week",
                          "to_hex", "sha256", "greatest", "least", "approx_percentile", "date_trunc",
-                         "with_timezone", "current_timezone"}
+                         "with_timezone", "current_timezone", "to_milliseconds"}
 
 
 def test_every_model_compiles_for_trino_and_parses_as_trino_sql(lake_settings, monkeypatch):

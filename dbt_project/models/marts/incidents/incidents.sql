@@ -1,0 +1,83 @@
+{# The IOC's incident table: one row per thing that happened, whichever department saw it.
+   Each intermediate model maps one source to the same columns; this model stacks them, adds
+   the local date, the time to close and the administrative unit valid on that date.
+
+   Video events (detections from the camera video index, issue 7) are not available yet: they
+   will come in as one more intermediate model, int_incidents__video_events, added to `parts`.
+   No placeholder rows until then.
+
+   `build_gold` builds this model once every part's silver table exists (a missing source
+   holds back what depends on it), so the parts are static and the SQL compiles without a
+   database (the Trino portability test needs that). #}
+{%- set parts = [
+    ref('int_incidents__security_incidents'),
+    ref('int_incidents__traffic_incidents'),
+    ref('int_incidents__citizen_reports'),
+    ref('int_incidents__water_level_alarms'),
+    ref('int_incidents__air_quality_breaches'),
+] -%}
+with unioned as (
+    {% for part in parts %}
+    select
+        incident_key,
+        kind,
+        source_dataset,
+        source_id,
+        occurred_at,
+        unit_code,
+        lon,
+        lat,
+        category,
+        cast(severity as integer) as severity,
+        owner_department,
+        status,
+        closed_at,
+        measured_value,
+        threshold_value
+    from {{ part }}
+    {% if not loop.last %}union all{% endif %}
+    {% endfor %}
+),
+
+localised as (
+    select
+        *,
+        -- Local calendar day; `at time zone` gives the local wall time in DuckDB and Trino.
+        cast(occurred_at at time zone 'Asia/Ho_Chi_Minh' as date) as occurred_date_local
+    from unioned
+),
+
+units as (
+    select * from {{ ref('dim_admin_units') }}
+),
+
+joined as (
+    select
+        localised.incident_key,
+        localised.kind,
+        localised.source_dataset,
+        localised.source_id,
+        localised.occurred_at,
+        localised.occurred_date_local,
+        localised.unit_code,
+        units.unit_version_key,
+        units.unit_name_vi,
+        localised.lon,
+        localised.lat,
+        localised.category,
+        localised.severity,
+        localised.owner_department,
+        localised.status,
+        localised.closed_at,
+        round({{ dbt.datediff('localised.occurred_at', 'localised.closed_at', 'second') }} / 60.0, 1)
+            as response_minutes,
+        localised.measured_value,
+        localised.threshold_value
+    from localised
+    left join units
+        on localised.unit_code = units.unit_code
+        and localised.occurred_date_local >= units.valid_from
+        and (units.valid_to is null or localised.occurred_date_local < units.valid_to)
+)
+
+select * from joined
