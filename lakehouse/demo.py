@@ -167,6 +167,9 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     finally:
         simulator.stop()
     failed = {k: v for k, v in states.items() if v != "success"}
+    from lakehouse.pipeline.gold import generate_docs
+
+    dbt_docs = generate_docs(settings) if not failed else None
 
     from lakehouse.cli import status
     from lakehouse.quality.checkpoint import data_docs_index
@@ -177,6 +180,7 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
         f"  lake (Delta):      {settings.lake_root}\n"
         f"  landing zone:      {settings.landing_root}  (processed/ and failed/ per source)\n"
         f"  Data Docs (GX):    file://{data_docs_index(settings)}\n"
+        f"  dbt docs:          file://{dbt_docs}\n"
         f"  generated sources: {var / 'sources'}  (manifest.json lists injected defects)\n"
         f"  Airflow:           AIRFLOW_HOME={var / 'airflow'} .venv/bin/airflow standalone\n"
         "  query:             .venv/bin/ioc sql \"select * from gold.tourism_daily order by total_visitors desc limit 10\"\n"

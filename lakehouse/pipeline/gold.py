@@ -128,3 +128,11 @@ def build_gold(settings: Settings | None = None) -> GoldResult:
     result.built = [r["unique_id"].split(".")[-1] for r in run.results if r["unique_id"].startswith("model.")]
     result.published = publish_gold(settings, run_id=run.invocation_id or None)
     return result
+
+
+def generate_docs(settings: Settings | None = None) -> Path:
+    """``dbt docs generate``: the static site (models, columns, tests, lineage, exposures)
+    over the warehouse as built; returns its index.html."""
+    settings = settings or get_settings()
+    run_dbt(["docs", "generate", "--static"], settings)  # one self-contained file: opens from file://
+    return Path(dbt_env(settings)["DBT_TARGET_PATH"]) / "static_index.html"

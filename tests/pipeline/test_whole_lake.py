@@ -107,3 +107,12 @@ def test_every_mart_is_published_and_queryable(lake, mart):
     assert result.exit_code == 0, result.output
     rows = int(result.output.split("│")[-2].strip()) if "│" in result.output else -1
     assert rows > 0, result.output
+
+
+def test_dbt_docs_describe_every_mart(lake):
+    from lakehouse.pipeline.gold import generate_docs
+
+    _, settings = lake
+    page = generate_docs(settings).read_text(encoding="utf-8")
+    assert all(f"model.ioc_lakehouse.{mart}" in page for mart in MARTS)
+    assert "exposure.ioc_lakehouse." in page
