@@ -170,13 +170,15 @@ def overwrite_partition(
     return WriteResult(uri, batch_id, data.num_rows, _version(uri, storage_options))
 
 
-def replace(uri: str, data: pa.Table, *, batch_id: str, storage_options: dict | None = None) -> WriteResult:
+def replace(uri: str, data: pa.Table, *, batch_id: str, storage_options: dict | None = None,
+            partition_by: list[str] | None = None) -> WriteResult:
     """Overwrite the whole table (gold publishes); schema changes are allowed here only."""
     write_deltalake(
         uri,
         data,
         mode="overwrite",
         schema_mode="overwrite",
+        partition_by=partition_by or None,
         storage_options=storage_options,
         commit_properties=_commit(batch_id, "replace"),
     )

@@ -85,6 +85,17 @@ class GoldResult:
     published: dict[str, int] = field(default_factory=dict)
 
 
+def incremental_marts(settings: Settings) -> dict[str, dict]:
+    """Marts that publish incrementally: ``meta.delta_publish`` (keys, partition_by) in the
+    manifest of the last dbt run."""
+    manifest = Path(dbt_env(settings)["DBT_TARGET_PATH"]) / "manifest.json"
+    if not manifest.exists():
+        return {}
+    nodes = json.loads(manifest.read_text(encoding="utf-8")).get("nodes", {})
+    return {n["name"]: n["config"]["meta"]["delta_publish"] for n in nodes.values()
+            if n.get("resource_type") == "model" and "delta_publish" in (n.get("config", {}).get("meta") or {})}
+
+
 def publish_gold(settings: Settings | None = None, *, run_id: str | None = None) -> dict[str, int]:
     """Write every table of the warehouse's ``gold`` schema to ``{lake}/gold/<name>``."""
     settings = settings or get_settings()
@@ -96,10 +107,28 @@ def publish_gold(settings: Settings | None = None, *, run_id: str | None = None)
         names = [r[0] for r in con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = ? and table_type = 'BASE TABLE' order by 1", [GOLD_SCHEMA]).fetchall()]
+        incremental = incremental_marts(settings)
         for name in names:
+            uri, options = table_uri(Tier.gold, name, settings), storage_options(settings)
+            spec = incremental.get(name)
+            if spec and delta.try_open(uri, options) is not None:
+                # Only what this run changed: rows not already in gold, merged on the model's
+                # keys, so only the partitions they fall in get new files.
+                columns = ", ".join(f'"{c[0]}"' for c in con.execute(
+                    f'select * from {GOLD_SCHEMA}."{name}" limit 0').description)
+                changed = con.execute(
+                    f'select {columns} from {GOLD_SCHEMA}."{name}" except select {columns} from delta_scan(?)', [uri]
+                ).fetch_arrow_table()
+                delta.merge(uri, changed, keys=spec["keys"], batch_id=f"gold:{name}:{run_id}",
+                            partition_by=spec.get("partition_by"), configuration=None, storage_options=options)
+                published[name] = changed.num_rows
+                continue
             table = con.execute(f'select * from {GOLD_SCHEMA}."{name}"').fetch_arrow_table()
-            delta.replace(table_uri(Tier.gold, name, settings), table, batch_id=f"gold:{name}:{run_id}",
-                          storage_options=storage_options(settings))
+            if spec:
+                delta.replace(uri, table, batch_id=f"gold:{name}:{run_id}", storage_options=options,
+                              partition_by=spec.get("partition_by"))
+            else:
+                delta.replace(uri, table, batch_id=f"gold:{name}:{run_id}", storage_options=options)
             published[name] = table.num_rows
     finally:
         con.close()

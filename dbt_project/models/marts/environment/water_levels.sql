@@ -1,9 +1,27 @@
 {# River water-level readings with the station's official alarm levels (báo động I/II/III):
-   the alarm level reached, how far above it and how far below the next one. #}
+   the alarm level reached, how far above it and how far below the next one.
+
+   Incremental: a run reprocesses the readings that *arrived* (ingested_at) within the late-data
+   window before the newest one already here, whatever their observation time, and replaces
+   them by key (delete+insert). A daily run therefore costs a day of readings, and a reading
+   delivered days late is still placed. Gold publishes only the rows that changed, into the
+   Delta table partitioned by observed_date (meta.delta_publish). #}
+{{ config(
+    materialized='incremental',
+    unique_key=['station_code', 'observed_at'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    meta={'delta_publish': {'keys': ['station_code', 'observed_at'], 'partition_by': ['observed_date']}},
+) }}
 {%- set tz = var('timezone', 'Asia/Ho_Chi_Minh') -%}
 
 with readings as (
     select * from {{ ref('stg_hydromet__water_levels') }}
+    {% if is_incremental() %}
+    where ingested_at > (
+        select {{ dbt.dateadd('hour', -var('late_data_window_hours', 48), 'max(ingested_at)') }} from {{ this }}
+    )
+    {% endif %}
 ),
 
 stations as (
@@ -22,6 +40,7 @@ leveled as (
         cast(readings.observed_at at time zone '{{ tz }}' as date) as observed_date,
         readings.water_level_cm,
         readings.rainfall_mm,
+        readings.ingested_at,
         stations.station_name,
         stations.river,
         stations.unit_code,
@@ -76,7 +95,8 @@ final as (
             when 0 then leveled.alarm_1_cm - leveled.water_level_cm
             when 1 then leveled.alarm_2_cm - leveled.water_level_cm
             when 2 then leveled.alarm_3_cm - leveled.water_level_cm
-        end as cm_below_next_alarm
+        end as cm_below_next_alarm,
+        leveled.ingested_at
     from leveled
     left join units
         on leveled.unit_code = units.unit_code
