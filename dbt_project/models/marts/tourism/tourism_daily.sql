@@ -1,6 +1,21 @@
-{# Arrivals per site and day, placed on the unit that was valid on that day. #}
+{# Arrivals per site and day, placed on the unit that was valid on that day.
+   Incremental like water_levels: reports that arrived within the late-data window are
+   reprocessed and replace their (site, day) rows; a corrected report re-sent weeks later
+   still lands. #}
+{{ config(
+    materialized='incremental',
+    unique_key=['site_code', 'report_date'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    meta={'delta_publish': {'keys': ['site_code', 'report_date'], 'partition_by': ['report_date']}},
+) }}
 with arrivals as (
     select * from {{ ref('stg_tourism__daily_arrivals') }}
+    {% if is_incremental() %}
+    where ingested_at > (
+        select {{ dbt.dateadd('hour', -var('late_data_window_hours', 48), 'max(ingested_at)') }} from {{ this }}
+    )
+    {% endif %}
 ),
 
 units as (
@@ -19,7 +34,8 @@ joined as (
         arrivals.international_visitors,
         arrivals.domestic_visitors + arrivals.international_visitors as total_visitors,
         arrivals.revenue_vnd,
-        dayofweek(arrivals.report_date) in (0, 6) as is_weekend
+        {{ is_weekend('arrivals.report_date') }} as is_weekend,
+        arrivals.ingested_at
     from arrivals
     left join units
         on arrivals.unit_code = units.unit_code
