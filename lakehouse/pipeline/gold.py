@@ -116,8 +116,17 @@ def publish_gold(settings: Settings | None = None, *, run_id: str | None = None)
                 # keys, so only the partitions they fall in get new files.
                 columns = ", ".join(f'"{c[0]}"' for c in con.execute(
                     f'select * from {GOLD_SCHEMA}."{name}" limit 0').description)
+                # Only rows that arrived within the model's late-data window of the newest row
+                # already published can have changed: compare those, not the whole history
+                # (Delta file statistics skip the older files).
+                since = ""
+                if spec.get("watermark"):
+                    mark, hours = spec["watermark"], int(spec.get("window_hours", 48))
+                    since = (f'where "{mark}" > (select max("{mark}") - interval {hours} hour '
+                             f"from delta_scan('{uri}'))")
                 changed = con.execute(
-                    f'select {columns} from {GOLD_SCHEMA}."{name}" except select {columns} from delta_scan(?)', [uri]
+                    f'select {columns} from {GOLD_SCHEMA}."{name}" {since} '
+                    f"except select {columns} from delta_scan('{uri}') {since}"
                 ).fetch_arrow_table()
                 delta.merge(uri, changed, keys=spec["keys"], batch_id=f"gold:{name}:{run_id}",
                             partition_by=spec.get("partition_by"), configuration=None, storage_options=options)

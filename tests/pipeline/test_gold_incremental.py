@@ -1,5 +1,6 @@
 """Gold is incremental: a run after one new day of readings writes only that day's partition
-of ``gold.water_levels``, and the table equals what a full refresh builds."""
+of ``gold.water_levels``, a correction re-sent days later republishes that one row, and the
+table equals what a full refresh builds."""
 
 from __future__ import annotations
 
@@ -79,13 +80,22 @@ def test_a_new_day_touches_only_its_partition_and_matches_a_full_refresh(catalog
     assert set(old) <= set(new), "no file of an earlier day was rewritten or removed"
     assert {new[p] for p in set(new) - set(old)} == {str(new_day)}
 
+    # A station re-sends one corrected reading of the first day: only that row is republished.
+    corrected = _readings(DAY0)[5] | {"water_level_cm": 333.0}
+    _land(catalog["water_levels"], lake_settings, "correction", [corrected])
+    build_silver(catalog["water_levels"], lake_settings)
+    assert build_gold(lake_settings).published["water_levels"] == 1
+    con = duckdb.connect()
+    load_extensions(con)
+    level, alarm = con.execute(f"select water_level_cm, alarm_level from delta_scan('{uri}') where station_code = "
+                               f"'{corrected['station_code']}' and observed_at = ?", [corrected["observed_at"]]).fetchone()
+    assert (level, alarm) == (333.0, 1)
+
     # The same lake, built from scratch into another warehouse, gives the same table.
     monkeypatch.setenv("IOC_WAREHOUSE_PATH", str(tmp_path / "fresh" / "ioc.duckdb"))
     reset_settings_cache()
     fresh = get_settings()
     run_dbt(["build", "--full-refresh", "--select", "+water_levels", "--indirect-selection", "cautious"], fresh)
-    con = duckdb.connect()
-    load_extensions(con)
     con.execute(f"attach '{fresh.warehouse_path}' as fresh (read_only)")
     columns = ", ".join(c[0] for c in con.execute("select * from fresh.gold.water_levels limit 0").description)
     full = f"select {columns} from fresh.gold.water_levels"

@@ -11,7 +11,8 @@
     unique_key=['station_code', 'observed_at'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    meta={'delta_publish': {'keys': ['station_code', 'observed_at'], 'partition_by': ['observed_date']}},
+    meta={'delta_publish': {'keys': ['station_code', 'observed_at'], 'partition_by': ['observed_date'],
+                           'watermark': 'ingested_at', 'window_hours': var('late_data_window_hours', 48)}},
 ) }}
 {%- set tz = var('timezone', 'Asia/Ho_Chi_Minh') -%}
 

@@ -7,7 +7,8 @@
     unique_key=['site_code', 'report_date'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    meta={'delta_publish': {'keys': ['site_code', 'report_date'], 'partition_by': ['report_date']}},
+    meta={'delta_publish': {'keys': ['site_code', 'report_date'], 'partition_by': ['report_date'],
+                           'watermark': 'ingested_at', 'window_hours': var('late_data_window_hours', 48)}},
 ) }}
 with arrivals as (
     select * from {{ ref('stg_tourism__daily_arrivals') }}
