@@ -22,12 +22,7 @@ graded as (
         readings.observed_at,
         cast(readings.observed_at at time zone 'Asia/Ho_Chi_Minh' as date) as observed_date_local,
         readings.water_level_cm,
-        case
-            when readings.water_level_cm >= stations.alarm_3_cm then 3
-            when readings.water_level_cm >= stations.alarm_2_cm then 2
-            when readings.water_level_cm >= stations.alarm_1_cm then 1
-            else 0
-        end as alarm_level
+        {{ water_alarm_level('readings.water_level_cm', 'stations') }} as alarm_level
     from readings
     inner join stations
         on readings.station_code = stations.station_code

@@ -51,11 +51,8 @@ leveled as (
         stations.alarm_2_cm,
         stations.alarm_3_cm,
         case
-            when stations.station_code is null then null
-            when readings.water_level_cm >= stations.alarm_3_cm then 3
-            when readings.water_level_cm >= stations.alarm_2_cm then 2
-            when readings.water_level_cm >= stations.alarm_1_cm then 1
-            else 0
+            when stations.station_code is null then null  -- unknown station: no alarms to compare
+            else {{ water_alarm_level('readings.water_level_cm', 'stations') }}
         end as alarm_level
     from readings
     left join stations
