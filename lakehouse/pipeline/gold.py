@@ -36,6 +36,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return {
         "IOC_LAKE_ROOT": settings.lake_root.rstrip("/"),
         "IOC_WAREHOUSE_PATH": str(settings.warehouse_path),
+        "IOC_TIMEZONE": settings.timezone,
         "IOC_DUCKDB_EXTENSION_DIR": extension_directory(),
         "DBT_TARGET_PATH": str(var / "dbt_target"),
         "DBT_LOG_PATH": str(var / "dbt_logs"),

@@ -1,7 +1,6 @@
 {# Hourly concentrations per station with the averages VN_AQI needs (Decision 1459/QĐ-TCMT):
    the 1h mean of every parameter, the NowCast of PM2.5 and PM10 over the last 12 hours, and the
    8h rolling mean of O3 (for the daily index). Rows exist only for hours with a reading. #}
-{%- set tz = var('timezone', 'Asia/Ho_Chi_Minh') -%}
 
 with observations as (
     select * from {{ ref('stg_iot__air_quality_observations') }}
@@ -117,7 +116,7 @@ final as (
     select
         hourly.station_code,
         hourly.observed_at,
-        cast(hourly.observed_at at time zone '{{ tz }}' as date) as observed_date,
+        {{ local_date('hourly.observed_at') }} as observed_date,
         last_reading.unit_code,
         last_reading.lon,
         last_reading.lat,

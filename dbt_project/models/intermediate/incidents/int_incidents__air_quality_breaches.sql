@@ -10,14 +10,17 @@
    status/closed_at  closed at the first later reading at or below 50 (whatever its day);
                    open while none has arrived yet. Readings without pm25 neither open nor close.
 
-   `ts at time zone 'Asia/Ho_Chi_Minh'` gives the local wall time in DuckDB and Trino alike. #}
-{%- set pm25_limit = 50 -%}
+   Local dates come from the local_date() macro. #}
+{#- The VN_AQI PM2.5 breakpoints (macros/vn_aqi.sql) are the one place these numbers live:
+    50 (index 100, the QCVN 24h limit) opens a breach, 80 and 150 raise its severity. -#}
+{%- set pm25 = vn_aqi_concentration_breakpoints()['pm25'] -%}
+{%- set pm25_limit = pm25[2] -%}
 
 with readings as (
     select
         station_code,
         date_observed as observed_at,
-        cast(date_observed at time zone 'Asia/Ho_Chi_Minh' as date) as observed_date_local,
+        {{ local_date('date_observed') }} as observed_date_local,
         pm25,
         unit_code,
         lon,
@@ -69,11 +72,10 @@ mapped as (
         breach_days.lat,
         'pm25' as category,
         case
-            when breach_days.peak_pm25 > 150 then 4
-            when breach_days.peak_pm25 > 80 then 3
+            when breach_days.peak_pm25 > {{ pm25[4] }} then 4
+            when breach_days.peak_pm25 > {{ pm25[3] }} then 3
             else 2
         end as severity,
-        'environment' as owner_department,
         case when recoveries.recovered_at is null then 'open' else 'closed' end as status,
         recoveries.recovered_at as closed_at,
         cast(breach_days.peak_pm25 as double) as measured_value,

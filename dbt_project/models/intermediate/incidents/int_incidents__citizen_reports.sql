@@ -24,7 +24,6 @@ mapped as (
         end as severity,
         -- The contract owner: the IOC runs the citizen-report desk and its SLA, whichever
         -- agency (agency_responsible) it forwards a report to.
-        'ioc' as owner_department,
         case
             when status = 'closed' then 'closed'
             when status_notes is not null then 'in_progress'

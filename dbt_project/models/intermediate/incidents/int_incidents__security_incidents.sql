@@ -21,7 +21,6 @@ mapped as (
         category,
         -- Already 1 (minor) .. 4 (critical) at source; anything else becomes null and fails a test.
         case when severity between 1 and 4 then severity end as severity,
-        'police' as owner_department,
         case status
             when 'received' then 'open'
             when 'investigating' then 'in_progress'

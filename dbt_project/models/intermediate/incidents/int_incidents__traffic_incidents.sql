@@ -19,7 +19,6 @@ mapped as (
         incident_type as category,
         -- Already 1 (minor) .. 4 (critical) at source.
         case when severity between 1 and 4 then severity end as severity,
-        'transport' as owner_department,
         case status
             when 'reported' then 'open'
             when 'dispatched' then 'in_progress'

@@ -7,7 +7,7 @@
    status/closed_at  closed at the first later reading back below alarm I (whatever its day);
                    open while no such reading has arrived yet
 
-   `ts at time zone 'Asia/Ho_Chi_Minh'` gives the local wall time in DuckDB and Trino alike. #}
+   Local dates come from the local_date() macro. #}
 with readings as (
     select * from {{ ref('stg_hydromet__water_levels') }}
 ),
@@ -20,7 +20,7 @@ graded as (
     select
         readings.station_code,
         readings.observed_at,
-        cast(readings.observed_at at time zone 'Asia/Ho_Chi_Minh' as date) as observed_date_local,
+        {{ local_date('readings.observed_at') }} as observed_date_local,
         readings.water_level_cm,
         {{ water_alarm_level('readings.water_level_cm', 'stations') }} as alarm_level
     from readings
@@ -69,7 +69,6 @@ mapped as (
         stations.lat,
         'alarm_' || cast(breach_days.alarm_level as {{ dbt.type_string() }}) as category,
         breach_days.alarm_level + 1 as severity,
-        'environment' as owner_department,
         case when recoveries.recovered_at is null then 'open' else 'closed' end as status,
         recoveries.recovered_at as closed_at,
         cast(breach_days.peak_level_cm as double) as measured_value,

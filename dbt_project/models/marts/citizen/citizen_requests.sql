@@ -39,7 +39,7 @@ timed as (
         unit_code,
         lon,
         lat,
-        cast(requested_datetime at time zone 'Asia/Ho_Chi_Minh' as date) as requested_date_local,
+        {{ local_date('requested_datetime') }} as requested_date_local,
         case
             when status <> 'open' or status_notes is not null then updated_datetime
         end as acknowledged_at,
@@ -100,8 +100,7 @@ joined as (
     from measured
     left join units
         on measured.unit_code = units.unit_code
-        and measured.requested_date_local >= units.valid_from
-        and (units.valid_to is null or measured.requested_date_local < units.valid_to)
+        and {{ unit_valid_on('units', 'measured.requested_date_local') }}
 )
 
 select * from joined

@@ -113,8 +113,7 @@ final as (
         and last_hour.rn = 1
     left join units
         on last_hour.unit_code = units.unit_code
-        and overall.observed_date >= units.valid_from
-        and (units.valid_to is null or overall.observed_date < units.valid_to)
+        and {{ unit_valid_on('units', 'overall.observed_date') }}
 )
 
 select * from final

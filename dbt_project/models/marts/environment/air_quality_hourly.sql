@@ -69,8 +69,7 @@ final as (
     from overall
     left join units
         on overall.unit_code = units.unit_code
-        and overall.observed_date >= units.valid_from
-        and (units.valid_to is null or overall.observed_date < units.valid_to)
+        and {{ unit_valid_on('units', 'overall.observed_date') }}
 )
 
 select * from final

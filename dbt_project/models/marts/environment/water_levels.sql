@@ -14,7 +14,6 @@
     meta={'delta_publish': {'keys': ['station_code', 'observed_at'], 'partition_by': ['observed_date'],
                            'watermark': 'ingested_at', 'window_hours': var('late_data_window_hours', 48)}},
 ) }}
-{%- set tz = var('timezone', 'Asia/Ho_Chi_Minh') -%}
 
 with readings as (
     select * from {{ ref('stg_hydromet__water_levels') }}
@@ -38,7 +37,7 @@ leveled as (
     select
         readings.station_code,
         readings.observed_at,
-        cast(readings.observed_at at time zone '{{ tz }}' as date) as observed_date,
+        {{ local_date('readings.observed_at') }} as observed_date,
         readings.water_level_cm,
         readings.rainfall_mm,
         readings.ingested_at,
@@ -98,8 +97,7 @@ final as (
     from leveled
     left join units
         on leveled.unit_code = units.unit_code
-        and leveled.observed_date >= units.valid_from
-        and (units.valid_to is null or leveled.observed_date < units.valid_to)
+        and {{ unit_valid_on('units', 'leveled.observed_date') }}
 )
 
 select * from final

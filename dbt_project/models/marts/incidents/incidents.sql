@@ -29,7 +29,6 @@ with unioned as (
         lat,
         category,
         cast(severity as integer) as severity,
-        owner_department,
         status,
         closed_at,
         measured_value,
@@ -43,12 +42,18 @@ localised as (
     select
         *,
         -- Local calendar day; `at time zone` gives the local wall time in DuckDB and Trino.
-        cast(occurred_at at time zone 'Asia/Ho_Chi_Minh' as date) as occurred_date_local
+        {{ local_date('occurred_at') }} as occurred_date_local
     from unioned
 ),
 
 units as (
     select * from {{ ref('dim_admin_units') }}
+),
+
+-- Who owns an incident is who owns its dataset: the contract's owner, via the seed generated
+-- from catalog/, never restated here.
+datasets as (
+    select * from {{ ref('datasets') }}
 ),
 
 joined as (
@@ -66,7 +71,7 @@ joined as (
         localised.lat,
         localised.category,
         localised.severity,
-        localised.owner_department,
+        datasets.owner as owner_department,
         localised.status,
         localised.closed_at,
         round({{ dbt.datediff('localised.occurred_at', 'localised.closed_at', 'second') }} / 60.0, 1)
@@ -74,10 +79,11 @@ joined as (
         localised.measured_value,
         localised.threshold_value
     from localised
+    left join datasets
+        on localised.source_dataset = datasets.dataset
     left join units
         on localised.unit_code = units.unit_code
-        and localised.occurred_date_local >= units.valid_from
-        and (units.valid_to is null or localised.occurred_date_local < units.valid_to)
+        and {{ unit_valid_on('units', 'localised.occurred_date_local') }}
 )
 
 select * from joined

@@ -31,7 +31,7 @@ flagged as (
     select
         dossiers.handling_department,
         dossiers.unit_code,
-        cast(dossiers.received_at at time zone 'Asia/Ho_Chi_Minh' as date) as received_date,
+        {{ local_date('dossiers.received_at') }} as received_date,
         dossiers.completed_at,
         dossiers.due_at,
         dossiers.status,
@@ -87,5 +87,4 @@ select
 from aggregated
 left join units
     on aggregated.unit_code = units.unit_code
-    and aggregated.received_date >= units.valid_from
-    and (units.valid_to is null or aggregated.received_date < units.valid_to)
+    and {{ unit_valid_on('units', 'aggregated.received_date') }}

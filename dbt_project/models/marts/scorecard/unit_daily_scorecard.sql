@@ -10,7 +10,6 @@
    needs no query at compile time (dbt.date_spine runs one) and reads the same on DuckDB and
    Trino; a range over 10,000 days (27 years) would be cut short. #}
 
-{%- set local_tz = 'Asia/Ho_Chi_Minh' %}
 
 with arrivals as (
     select
@@ -36,43 +35,43 @@ hotels as (
 traffic as (
     select
         unit_code,
-        cast(occurred_at at time zone '{{ local_tz }}' as date) as activity_date,
+        {{ local_date('occurred_at') }} as activity_date,
         count(*) as traffic_incidents,
         sum(coalesce(injuries, 0)) as traffic_injuries,
         sum(coalesce(fatalities, 0)) as traffic_fatalities
     from {{ ref('stg_transport__traffic_incidents') }}
     where unit_code is not null and not coalesce(is_deleted, false)
-    group by unit_code, cast(occurred_at at time zone '{{ local_tz }}' as date)
+    group by unit_code, {{ local_date('occurred_at') }}
 ),
 
 security as (
     select
         unit_code,
-        cast(reported_at at time zone '{{ local_tz }}' as date) as activity_date,
+        {{ local_date('reported_at') }} as activity_date,
         count(*) as security_incidents
     from {{ ref('stg_police__security_incidents') }}
     where unit_code is not null and not coalesce(is_deleted, false)
-    group by unit_code, cast(reported_at at time zone '{{ local_tz }}' as date)
+    group by unit_code, {{ local_date('reported_at') }}
 ),
 
 requests as (
     select
         unit_code,
-        cast(requested_datetime at time zone '{{ local_tz }}' as date) as activity_date,
+        {{ local_date('requested_datetime') }} as activity_date,
         count(*) as citizen_requests_opened
     from {{ ref('stg_open311__service_requests') }}
     where unit_code is not null
-    group by unit_code, cast(requested_datetime at time zone '{{ local_tz }}' as date)
+    group by unit_code, {{ local_date('requested_datetime') }}
 ),
 
 dossiers_received as (
     select
         unit_code,
-        cast(received_at at time zone '{{ local_tz }}' as date) as activity_date,
+        {{ local_date('received_at') }} as activity_date,
         count(*) as dossiers_received
     from {{ ref('stg_public_admin__dossiers') }}
     where unit_code is not null
-    group by unit_code, cast(received_at at time zone '{{ local_tz }}' as date)
+    group by unit_code, {{ local_date('received_at') }}
 ),
 
 {# On-time rate over the dossiers completed that day (by completion date), the period measure
@@ -80,12 +79,12 @@ dossiers_received as (
 dossiers_completed as (
     select
         unit_code,
-        cast(completed_at at time zone '{{ local_tz }}' as date) as activity_date,
+        {{ local_date('completed_at') }} as activity_date,
         count(*) as dossiers_completed,
         sum(case when completed_at <= due_at then 1 else 0 end) as dossiers_completed_on_time
     from {{ ref('stg_public_admin__dossiers') }}
     where unit_code is not null and completed_at is not null
-    group by unit_code, cast(completed_at at time zone '{{ local_tz }}' as date)
+    group by unit_code, {{ local_date('completed_at') }}
 ),
 
 {# Cases are weekly line lists: placed on the onset date, or the report week's Monday when the
@@ -149,8 +148,7 @@ unit_days as (
         units.unit_level
     from spine
     inner join {{ ref('dim_admin_units') }} as units
-        on spine.scorecard_date >= units.valid_from
-        and (units.valid_to is null or spine.scorecard_date < units.valid_to)
+        on {{ unit_valid_on('units', 'spine.scorecard_date') }}
     where units.unit_level <> 'province'
 )
 

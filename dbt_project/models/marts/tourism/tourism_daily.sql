@@ -40,8 +40,7 @@ joined as (
     from arrivals
     left join units
         on arrivals.unit_code = units.unit_code
-        and arrivals.report_date >= units.valid_from
-        and (units.valid_to is null or arrivals.report_date < units.valid_to)
+        and {{ unit_valid_on('units', 'arrivals.report_date') }}
 )
 
 select * from joined

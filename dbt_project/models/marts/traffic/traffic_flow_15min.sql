@@ -1,6 +1,5 @@
 {# Traffic per counter (road segment) and 15-minute bucket, from the 5-minute FIWARE
    TrafficFlowObserved readings; congestion_index = 1 - mean speed / free-flow speed, in [0, 1]. #}
-{%- set tz = var('timezone', 'Asia/Ho_Chi_Minh') -%}
 
 with observations as (
     select
@@ -55,7 +54,7 @@ final as (
         last_reading.road_segment,
         aggregated.bucket_start,
         {{ dbt.dateadd('minute', 15, 'aggregated.bucket_start') }} as bucket_end,
-        cast(aggregated.bucket_start at time zone '{{ tz }}' as date) as bucket_date,
+        {{ local_date('aggregated.bucket_start') }} as bucket_date,
         last_reading.unit_code,
         units.unit_version_key,
         units.unit_name_vi,
@@ -83,8 +82,7 @@ final as (
         on free_flow.device_id = aggregated.device_id
     left join units
         on last_reading.unit_code = units.unit_code
-        and cast(aggregated.bucket_start at time zone '{{ tz }}' as date) >= units.valid_from
-        and (units.valid_to is null or cast(aggregated.bucket_start at time zone '{{ tz }}' as date) < units.valid_to)
+        and {{ unit_valid_on('units', local_date('aggregated.bucket_start')) }}
 )
 
 select * from final
