@@ -66,9 +66,7 @@ def pipeline_order() -> list[str]:
     systems = orch.systems()
     ingest = [f"ingest_{s}" for s in sorted(systems)]
     contracts = [c for cs in systems.values() for c in cs]
-    referenced = {col.checks.references.split(".")[0] for c in contracts for col in c.columns
-                  if col.checks.references}
-    silver = [f"silver_{c.name}" for c in sorted(contracts, key=lambda c: (c.name not in referenced, c.name))]
+    silver = [f"silver_{c.name}" for c in orch.referenced_first(contracts)]
     return [*ingest, *silver, "gold_dbt", "ops_freshness"]
 
 
@@ -90,9 +88,19 @@ def run_dags(dag_ids: list[str], console: Console | None = None) -> dict[str, st
 
 
 def connect_sources(sources: Path, settings: Settings, var: Path, console: Console) -> object:
-    """Stand up every department's source from the generated data, the way it is delivered:
-    file drops, department databases, the API servers, the sensor stream. Returns the
+    """:func:`prepare_sources`, then point this process's settings at them. Returns the
     running API simulator (stop it when done)."""
+    simulator, env = prepare_sources(sources, settings, var, console)
+    os.environ.update(env)
+    reset_settings_cache()
+    return simulator
+
+
+def prepare_sources(sources: Path, settings: Settings, var: Path, console: Console) -> tuple[object, dict[str, str]]:
+    """Stand up every department's source from the generated data, the way it is delivered:
+    file drops, department databases, the API servers, the sensor stream. Returns the running
+    API simulator and the settings (environment variables) that reach them; nothing global
+    is changed, so a test can apply them to its own scope."""
     from lakehouse.contracts import load_catalog
     from lakehouse.ingest.database import URL_SETTINGS, DatabaseSource
     from lakehouse.simulators.department_db import generated_rows, seed_department_db
@@ -136,11 +144,9 @@ def connect_sources(sources: Path, settings: Settings, var: Path, console: Conso
             drop.mkdir(parents=True, exist_ok=True)
             shutil.copy2(sources / "mqtt" / f"{contract.name}.jsonl", drop / f"{contract.name}.jsonl")
 
-    os.environ.update(env)
-    reset_settings_cache()
     console.print(f"[bold]Sources ready[/]: {delivered} files dropped, databases at "
                   f"{', '.join(sorted({env[k] for k in env if k.endswith('_URL')}))}, APIs at {simulator.base_url}")
-    return simulator
+    return simulator, env
 
 
 def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Console | None = None,

@@ -40,6 +40,15 @@ def systems(kinds: tuple[str, ...] = INGESTIBLE_KINDS) -> dict[str, list[Contrac
     return grouped
 
 
+def referenced_first(contracts) -> list[Contract]:
+    """Contracts ordered so that datasets others reference (registries, admin units) build
+    silver first: the gate's reference checks then have values to look up."""
+    contracts = list(contracts)
+    referenced = {col.checks.references.split(".")[0] for c in contracts for col in c.columns
+                  if col.checks.references}
+    return sorted(contracts, key=lambda c: (c.name not in referenced, c.name))
+
+
 def dbt_silver_sources(project_dir: Path | None = None) -> list[str]:
     """Silver tables the dbt project reads (found in its staging models' ``source()`` calls)."""
     project_dir = project_dir or get_settings().dbt_project_dir

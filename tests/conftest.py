@@ -52,3 +52,24 @@ def airflow_db() -> Path:
     airflow = str(Path(sys.executable).with_name("airflow"))
     subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
     return _AIRFLOW_HOME
+
+
+@pytest.fixture
+def land_rows(lake_settings):
+    """Land typed rows as one bronze batch, as a connector would after parsing cleanly."""
+    from datetime import datetime
+
+    import polars as pl
+    import pyarrow as pa
+
+    from lakehouse.ingest.bronze import land
+    from lakehouse.lake.schema import contract_schema
+
+    no_rejects = pl.DataFrame(schema={"_row_number": pl.Int64, "_rule": pl.String, "_reason": pl.String,
+                                      "_raw": pl.String})
+
+    def _land(contract, batch_id: str, rows: list[dict], at: datetime | None = None) -> None:
+        frame = pl.from_arrow(pa.Table.from_pylist(rows, schema=contract_schema(contract, lineage=False)))
+        land(contract, frame, no_rejects, batch_id=batch_id, source="test", settings=lake_settings, ingested_at=at)
+
+    return _land

@@ -17,6 +17,7 @@ A registry without an event time (cameras, sensors) is placed as of its arrival.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import polars as pl
@@ -43,9 +44,15 @@ def _periods(units: pl.DataFrame) -> list[tuple[date, date | None]]:
     return [(start, end) for start, end in zip(bounds, [*bounds[1:], None], strict=True)]
 
 
+@lru_cache(maxsize=1)
+def _units_below_province() -> pl.DataFrame:
+    """The shipped reference, read once per process (it changes only with a release)."""
+    return admin_units().filter(pl.col("level") != "province")
+
+
 def nearest_units(lon: np.ndarray, lat: np.ndarray, days: np.ndarray) -> np.ndarray:
     """The code of the unit in force on ``days[i]`` nearest to (lon[i], lat[i]); None if unplaced."""
-    units = admin_units().filter(pl.col("level") != "province")
+    units = _units_below_province()
     out = np.full(len(lon), None, dtype=object)
     for start, end in _periods(units):
         in_force = units.filter((pl.col("valid_from") <= start) & (pl.col("valid_to").is_null()

@@ -7,26 +7,21 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
-import polars as pl
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
 from lakehouse.demo import deliver
 from lakehouse.generate import generate
-from lakehouse.ingest.bronze import land
 from lakehouse.ingest.files import ingest_landing
 from lakehouse.lake.duck import load_extensions
 from lakehouse.lake.paths import Tier, table_uri
-from lakehouse.lake.schema import contract_schema
 from lakehouse.pipeline.gold import build_gold, run_dbt
 from lakehouse.pipeline.silver import build_silver
 from lakehouse.settings import get_settings, reset_settings_cache
 
 pytestmark = pytest.mark.slow
 DAY0 = date(2026, 3, 1)
-NO_REJECTS = pl.DataFrame(schema={"_row_number": pl.Int64, "_rule": pl.String, "_reason": pl.String,
-                                  "_raw": pl.String})
 STATIONS = [
     {"station_code": "TV01", "station_name": "Trạm Bãi Cháy", "river": "Cửa Lục", "unit_code": "25002",
      "lon": 107.03, "lat": 20.96, "alarm_1_cm": 300, "alarm_2_cm": 350, "alarm_3_cm": 400},
@@ -34,10 +29,6 @@ STATIONS = [
      "lon": 107.39, "lat": 21.34, "alarm_1_cm": 250, "alarm_2_cm": 300, "alarm_3_cm": 360},
 ]
 
-
-def _land(contract, settings, batch_id: str, rows: list[dict]) -> None:
-    frame = pl.from_arrow(pa.Table.from_pylist(rows, schema=contract_schema(contract, lineage=False)))
-    land(contract, frame, NO_REJECTS, batch_id=batch_id, source="test", settings=settings)
 
 
 def _readings(day: date) -> list[dict]:
@@ -52,17 +43,17 @@ def _files(uri: str, version: int) -> dict[str, str]:
     return dict(zip(actions["path"], [str(d) for d in actions["partition.observed_date"]], strict=True))
 
 
-def test_a_new_day_touches_only_its_partition_and_matches_a_full_refresh(catalog, lake_settings, tmp_path,
+def test_a_new_day_touches_only_its_partition_and_matches_a_full_refresh(catalog, lake_settings, land_rows, tmp_path,
                                                                           monkeypatch):
     sources = tmp_path / "sources"
     generate(sources, seed=1, datasets=["admin_units"])
     deliver(sources, lake_settings.landing_root)
     ingest_landing(catalog["admin_units"], lake_settings)
     build_silver(catalog["admin_units"], lake_settings)
-    _land(catalog["hydro_stations"], lake_settings, "stations", STATIONS)
+    land_rows(catalog["hydro_stations"], "stations", STATIONS)
     build_silver(catalog["hydro_stations"], lake_settings)
     for offset in range(3):
-        _land(catalog["water_levels"], lake_settings, f"day{offset}", _readings(DAY0 + timedelta(days=offset)))
+        land_rows(catalog["water_levels"], f"day{offset}", _readings(DAY0 + timedelta(days=offset)))
     build_silver(catalog["water_levels"], lake_settings)
     build_gold(lake_settings)
     uri = table_uri(Tier.gold, "water_levels", lake_settings)
@@ -70,7 +61,7 @@ def test_a_new_day_touches_only_its_partition_and_matches_a_full_refresh(catalog
     assert set(_files(uri, before).values()) == {str(DAY0 + timedelta(days=d)) for d in range(3)}
 
     new_day = DAY0 + timedelta(days=3)
-    _land(catalog["water_levels"], lake_settings, "day3", _readings(new_day))
+    land_rows(catalog["water_levels"], "day3", _readings(new_day))
     build_silver(catalog["water_levels"], lake_settings)
     result = build_gold(lake_settings)
     assert result.published["water_levels"] == 24  # the new day's readings, nothing else
@@ -82,7 +73,7 @@ def test_a_new_day_touches_only_its_partition_and_matches_a_full_refresh(catalog
 
     # A station re-sends one corrected reading of the first day: only that row is republished.
     corrected = _readings(DAY0)[5] | {"water_level_cm": 333.0}
-    _land(catalog["water_levels"], lake_settings, "correction", [corrected])
+    land_rows(catalog["water_levels"], "correction", [corrected])
     build_silver(catalog["water_levels"], lake_settings)
     assert build_gold(lake_settings).published["water_levels"] == 1
     con = duckdb.connect()

@@ -5,19 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-import pyarrow as pa
 import pytest
 
-from lakehouse.ingest.bronze import land
 from lakehouse.lake import delta
 from lakehouse.lake.paths import Tier, table_uri
-from lakehouse.lake.schema import contract_schema
 from lakehouse.pipeline import silver as silver_module
 from lakehouse.pipeline.silver import build_silver
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
-NO_REJECTS = pl.DataFrame(schema={"_row_number": pl.Int64, "_rule": pl.String, "_reason": pl.String,
-                                  "_raw": pl.String})
 
 
 def _incident(incident_id: int, *, status: str = "reported", updated: datetime = T0, lon: float = 107.08,
@@ -27,19 +22,14 @@ def _incident(incident_id: int, *, status: str = "reported", updated: datetime =
             "status": status, "reporter_phone": "0912345678", "updated_at": updated, "is_deleted": deleted}
 
 
-def _land(contract, settings, batch_id: str, rows: list[dict], at: datetime) -> None:
-    schema = contract_schema(contract, lineage=False)
-    frame = pl.from_arrow(pa.Table.from_pylist(rows, schema=schema))
-    land(contract, frame, NO_REJECTS, batch_id=batch_id, source="test", settings=settings, ingested_at=at)
-
 
 def _silver(settings, name: str) -> pl.DataFrame:
     return pl.from_arrow(delta.read(table_uri(Tier.silver, name, settings))).sort(pl.first())
 
 
-def test_rerunning_a_batch_never_duplicates_silver(catalog, lake_settings):
+def test_rerunning_a_batch_never_duplicates_silver(catalog, lake_settings, land_rows):
     contract = catalog["traffic_incidents"]
-    _land(contract, lake_settings, "b1", [_incident(1), _incident(2), _incident(2)], T0)
+    land_rows(contract, "b1", [_incident(1), _incident(2), _incident(2)], T0)
     first = build_silver(contract, lake_settings)
     assert (first.merged, first.duplicates_removed) == (2, 1)
     again = build_silver(contract, lake_settings)
@@ -49,15 +39,15 @@ def test_rerunning_a_batch_never_duplicates_silver(catalog, lake_settings):
     assert table.transaction_version(delta.app_id("b1")) is not None
 
 
-def test_a_late_correction_updates_silver_and_a_late_stale_row_does_not(catalog, lake_settings):
+def test_a_late_correction_updates_silver_and_a_late_stale_row_does_not(catalog, lake_settings, land_rows):
     contract = catalog["traffic_incidents"]
-    _land(contract, lake_settings, "b1", [_incident(1), _incident(2)], T0)
+    land_rows(contract, "b1", [_incident(1), _incident(2)], T0)
     build_silver(contract, lake_settings)
     # The operator clears incident 1 an hour later: the correction arrives in the next batch.
-    _land(contract, lake_settings, "b2", [_incident(1, status="cleared", updated=T0 + timedelta(hours=1))],
+    land_rows(contract, "b2", [_incident(1, status="cleared", updated=T0 + timedelta(hours=1))],
           T0 + timedelta(hours=1))
     # A replica lagging behind re-sends the old version of incident 1 after that: it must lose.
-    _land(contract, lake_settings, "b3", [_incident(1, status="dispatched", updated=T0 + timedelta(minutes=30)),
+    land_rows(contract, "b3", [_incident(1, status="dispatched", updated=T0 + timedelta(minutes=30)),
                                           _incident(2, deleted=True, updated=T0 + timedelta(hours=2))],
           T0 + timedelta(hours=2))
     build_silver(contract, lake_settings)
@@ -72,10 +62,10 @@ def test_a_late_correction_updates_silver_and_a_late_stale_row_does_not(catalog,
     assert props.get("delta.enableChangeDataFeed") == "true"
 
 
-def test_a_crash_mid_run_leaves_silver_as_it_was_and_a_rerun_finishes(catalog, lake_settings, monkeypatch):
+def test_a_crash_mid_run_leaves_silver_as_it_was_and_a_rerun_finishes(catalog, lake_settings, land_rows, monkeypatch):
     contract = catalog["traffic_incidents"]
-    _land(contract, lake_settings, "b1", [_incident(1)], T0)
-    _land(contract, lake_settings, "b2", [_incident(2)], T0 + timedelta(minutes=5))
+    land_rows(contract, "b1", [_incident(1)], T0)
+    land_rows(contract, "b2", [_incident(2)], T0 + timedelta(minutes=5))
     real_merge, calls = delta.merge, []
 
     def crash_on_second(*args, **kwargs):
@@ -104,11 +94,11 @@ def test_a_crash_mid_run_leaves_silver_as_it_was_and_a_rerun_finishes(catalog, l
     (datetime(2021, 5, 1, 3, tzinfo=UTC), "193"),     # Hạ Long city
     (datetime(2026, 1, 5, 3, tzinfo=UTC), "25006"),   # Hoành Bồ ward, after the 2025 reform
 ])
-def test_a_report_in_hoanh_bo_is_placed_on_the_unit_of_its_date(catalog, lake_settings, requested, unit):
+def test_a_report_in_hoanh_bo_is_placed_on_the_unit_of_its_date(catalog, lake_settings, land_rows, requested, unit):
     contract = catalog["citizen_requests"]
     row = {c.name: None for c in contract.columns} | {
         "service_request_id": "QN-1", "service_code": "pothole", "status": "open",
         "requested_datetime": requested, "updated_datetime": requested, "lon": 107.03, "lat": 21.11}
-    _land(contract, lake_settings, "b1", [row], T0)
+    land_rows(contract, "b1", [row], T0)
     build_silver(contract, lake_settings)
     assert _silver(lake_settings, contract.name)["unit_code"].to_list() == [unit]

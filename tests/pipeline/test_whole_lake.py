@@ -9,27 +9,24 @@ the DAGs call), then what must hold across every table:
 
 from __future__ import annotations
 
-import json
-import shutil
 from datetime import date, timedelta
 
 import polars as pl
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from lakehouse.cli import app
 from lakehouse.contracts import PiiAction, load_catalog
-from lakehouse.demo import deliver
+from lakehouse.demo import prepare_sources
 from lakehouse.generate import generate
 from lakehouse.ingest.connectors import run_connector
-from lakehouse.ingest.database import URL_SETTINGS, DatabaseSource
 from lakehouse.lake import delta
 from lakehouse.lake.paths import Tier, list_tables, table_uri
+from lakehouse.orchestration import referenced_first
 from lakehouse.pipeline.gold import build_gold
 from lakehouse.pipeline.silver import build_silver
 from lakehouse.settings import REPO_ROOT, get_settings, reset_settings_cache
-from lakehouse.simulators.department_db import generated_rows, seed_department_db
-from lakehouse.simulators.http_api import serve_generated
 
 pytestmark = pytest.mark.slow
 MIN_LENGTH = 4  # shorter values ("A", "Lê") are not identifying, and would match by accident
@@ -43,33 +40,25 @@ def lake(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         for name, value in {"IOC_LAKE_ROOT": root / "lake", "IOC_LANDING_ROOT": root / "landing",
                             "IOC_WAREHOUSE_PATH": root / "warehouse" / "ioc.duckdb", "IOC_GX_ROOT": root / "gx",
-                            "IOC_PII_SALT": "test-salt-not-a-secret", "IOC_MQTT_URL": ""}.items():
+                            "IOC_PII_SALT": "test-salt-not-a-secret", "IOC_MQTT_URL": "",
+                            "IOC_POSTGRES_URL": "", "IOC_MYSQL_URL": ""}.items():  # SQLite stand-ins
             env.setenv(name, str(value))
         reset_settings_cache()
         settings = get_settings()
         sources = root / "sources"
         # Recent days, as the demo: sensor clocks are checked against receipt.
         generate(sources, seed=3, days=7, start=date.today() - timedelta(days=7))
-        deliver(sources, settings.landing_root)
-        for contract in catalog.by_kind("mqtt"):  # no broker here: the JSONL drops
-            drop = settings.landing_root / contract.source.location / "incoming"
-            drop.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(sources / "mqtt" / f"{contract.name}.jsonl", drop / f"{contract.name}.jsonl")
-        for contract in catalog.by_kind("database"):
-            url = f"sqlite:///{root / f'{contract.source.system}.sqlite'}"
-            seed_department_db(contract, url, generated_rows(sources, contract))
-            env.setenv(URL_SETTINGS[DatabaseSource.from_contract(contract).engine][1], url)
-        simulator = serve_generated(sources, catalog=catalog)
+        # Delivered as the demo delivers them (files, databases, APIs, sensor drops).
+        simulator, reach = prepare_sources(sources, settings, root, Console(quiet=True))
         try:
-            env.setenv("IOC_API_BASE_URLS", json.dumps(simulator.base_urls))
+            for name, value in reach.items():
+                env.setenv(name, value)
             reset_settings_cache()
             for contract in catalog:
                 run_connector(contract)
         finally:
             simulator.stop()
-        referenced = {col.checks.references.split(".")[0] for c in catalog for col in c.columns
-                      if col.checks.references}
-        for contract in sorted(catalog, key=lambda c: (c.name not in referenced, c.name)):
+        for contract in referenced_first(catalog):
             build_silver(contract)
         build_gold()
         yield catalog, get_settings()
