@@ -1,19 +1,35 @@
 """
-### Build the shared gold models with dbt
+### Build the shared gold models with dbt, then publish them as Delta
 
-Triggered whenever a silver table the dbt project reads is updated. Runs `dbt build`
-(models and their tests) on dbt-duckdb over the silver Delta tables, then publishes every
-mart to `gold.<model>` as a Delta table that DuckDB, Trino and Superset read.
+Triggered whenever a silver table the dbt project reads is updated.
+
+* **Every silver table present** (the normal case): the dbt project runs through
+  astronomer-cosmos as a `DbtTaskGroup` rendered from the parsed manifest, one task per model
+  and one per model's tests, so the grid shows which mart failed and why. Cosmos' *watcher*
+  mode runs a single `dbt build` (one dbt start-up, not one per model) and each model's task
+  reports that model's result.
+* **Some silver tables still missing** (a platform being connected department by department):
+  `build_available_marts` builds every model whose silver tables all exist; the others wait.
+
+`publish_gold` then writes each mart of the DuckDB warehouse to `gold.<mart>` in the lake as
+Delta (incremental marts merge only the rows that changed), which DuckDB, Trino, Spark and
+Superset read.
 """
 
 from __future__ import annotations
 
 import pendulum
 from airflow.sdk import AssetAny, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, InvocationMode, LoadMode
 
 from lakehouse import orchestration as orch
+from lakehouse.pipeline.dbt_runner import dbt_env, dbt_executable, ensure_manifest
+from lakehouse.settings import get_settings
 
+_SETTINGS = get_settings()
 _SOURCES = orch.dbt_silver_sources()
+_DBT_GROUP = "dbt"
 
 
 @dag(
@@ -29,14 +45,57 @@ _SOURCES = orch.dbt_silver_sources()
     doc_md=__doc__,
 )
 def gold_dbt():
-    @task(outlets=[orch.asset("gold", "marts")])
-    def dbt_build_and_publish() -> dict:
-        from lakehouse.pipeline.gold import build_gold
+    @task.branch
+    def choose_build() -> str:
+        from lakehouse.pipeline.gold import missing_sources
 
-        result = build_gold()
-        return {"built": result.built, "published": result.published}
+        missing = missing_sources()
+        if missing:
+            print(f"silver tables not built yet, their marts wait: {missing}")
+            return "build_available_marts"
+        return f"{_DBT_GROUP}.dbt_producer_watcher"
 
-    dbt_build_and_publish()
+    project = DbtTaskGroup(
+        group_id=_DBT_GROUP,
+        project_config=ProjectConfig(
+            dbt_project_path=_SETTINGS.dbt_project_dir,
+            manifest_path=ensure_manifest(_SETTINGS),
+            env_vars=dbt_env(_SETTINGS),
+            install_dbt_deps=False,  # no packages.yml; nothing is fetched at run time
+        ),
+        profile_config=ProfileConfig(
+            profile_name="ioc",
+            target_name=orch.dbt_target(),
+            profiles_yml_filepath=_SETTINGS.dbt_project_dir / "profiles.yml",
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            # A dbt subprocess, not dbtRunner in the worker: dbt-duckdb holds the warehouse
+            # file open for the life of its process, and publish_gold must read it next.
+            invocation_mode=InvocationMode.SUBPROCESS,
+            dbt_executable_path=dbt_executable(),
+        ),
+        # Exposures (the dashboards reading each mart) are documentation, not work to run.
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, exclude=["resource_type:exposure"]),
+        operator_args={"emit_datasets": False},
+    )
+    orch.watch_after_build(project)
+
+    @task
+    def build_available_marts() -> list[str]:
+        from lakehouse.pipeline.gold import build_marts
+
+        return build_marts()
+
+    @task(trigger_rule="none_failed_min_one_success",
+          outlets=[orch.asset("gold", name) for name in orch.dbt_marts()])
+    def publish_gold() -> dict[str, int]:
+        from lakehouse.pipeline.gold import publish_gold
+
+        return publish_gold()
+
+    branch = choose_build()
+    branch >> [project, build_available_marts()] >> publish_gold()
 
 
 gold_dbt()

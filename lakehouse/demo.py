@@ -31,6 +31,12 @@ def airflow_environment(home: Path, dags_folder: Path | None = None) -> dict[str
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # Nothing phones home: Airflow's and cosmos' usage reporting are off (and no network
+        # is reachable here anyway; each attempt would only cost a DNS timeout).
+        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "SCARF_NO_ANALYTICS": "true",
+        "DO_NOT_TRACK": "true",
     }
 
 

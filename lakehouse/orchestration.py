@@ -6,6 +6,7 @@ DAG files read contracts (YAML, milliseconds) and build Airflow objects; everyth
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -60,3 +61,27 @@ def dbt_silver_sources(project_dir: Path | None = None) -> list[str]:
 
 def owner_of(contracts: list[Contract]) -> str:
     return ",".join(sorted({c.owner for c in contracts}))
+
+
+def dbt_marts(project_dir: Path | None = None) -> list[str]:
+    """The marts (``models/marts``): what gold publishes, one Asset each."""
+    project_dir = project_dir or get_settings().dbt_project_dir
+    return sorted(p.stem for p in (project_dir / "models" / "marts").rglob("*.sql"))
+
+
+def dbt_target() -> str:
+    """The dbt target (profiles.yml): ``duckdb`` embedded, ``trino`` in production."""
+    return os.environ.get("IOC_DBT_TARGET", "duckdb")
+
+
+def watch_after_build(group) -> None:
+    """Put every cosmos watcher task of ``group`` after the group's single ``dbt build``.
+
+    In watcher mode the per-model tasks poll for the producer's results; left as roots they
+    can start before it and, on an executor that runs one task at a time (``dag.test()``,
+    the demo), wait forever for a build that never starts. After it, each reads its model's
+    result at once, and a branch that skips the build skips them too."""
+    producer = next(t for t in group.children.values() if t.task_id.endswith("dbt_producer_watcher"))
+    for child in group.children.values():
+        if child is not producer and not child.upstream_list:
+            producer >> child

@@ -172,7 +172,10 @@ def overwrite_partition(
 
 def replace(uri: str, data: pa.Table, *, batch_id: str, storage_options: dict | None = None,
             partition_by: list[str] | None = None) -> WriteResult:
-    """Overwrite the whole table (gold publishes); schema changes are allowed here only."""
+    """Overwrite the whole table (gold publishes); schema changes are allowed here only.
+    Replacing with a batch already committed (a retried publish of the same build) is a no-op."""
+    if batch_committed(uri, batch_id, storage_options):
+        return WriteResult(uri, batch_id, 0, _version(uri, storage_options), skipped=True)
     write_deltalake(
         uri,
         data,

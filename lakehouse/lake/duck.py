@@ -5,21 +5,13 @@ Extensions come from the ``duckdb-ext-*`` wheels so nothing is downloaded at run
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
+from lakehouse.lake.extensions import extension_directory
 from lakehouse.lake.paths import Tier, list_tables
 from lakehouse.settings import Settings, get_settings
 
 EXTENSIONS = ("delta", "spatial")
-
-
-def extension_directory() -> str:
-    """The folder the ``duckdb-ext-delta`` / ``duckdb-ext-spatial`` wheels install into."""
-    import duckdb_ext  # namespace package shipped by the duckdb-ext-* wheels
-
-    return str(Path(next(iter(duckdb_ext.__path__))) / "extensions")
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection, extensions: tuple[str, ...] = EXTENSIONS) -> None:

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,61 +16,16 @@ from pathlib import Path
 import duckdb
 
 from lakehouse.lake import delta
-from lakehouse.lake.duck import extension_directory, load_extensions
+from lakehouse.lake.duck import load_extensions
 from lakehouse.lake.paths import Tier, list_tables, storage_options, table_uri
+from lakehouse.pipeline.dbt_runner import DbtFailed, DbtRun, dbt_env, run_dbt
 from lakehouse.settings import Settings, get_settings
+
+__all__ = ["GOLD_SCHEMA", "DbtFailed", "DbtRun", "GoldResult", "build_gold", "build_marts", "dbt_env",
+           "generate_docs", "incremental_marts", "missing_sources", "publish_gold", "ready_sources", "run_dbt"]
 
 log = logging.getLogger(__name__)
 GOLD_SCHEMA = "gold"
-
-
-class DbtFailed(RuntimeError):
-    pass
-
-
-def dbt_env(settings: Settings) -> dict[str, str]:
-    var = settings.warehouse_path.parent
-    return {
-        "IOC_LAKE_ROOT": settings.lake_root.rstrip("/"),
-        "IOC_WAREHOUSE_PATH": str(settings.warehouse_path),
-        "IOC_TIMEZONE": settings.timezone,
-        "IOC_DUCKDB_EXTENSION_DIR": extension_directory(),
-        "DBT_TARGET_PATH": str(var / "dbt_target"),
-        "DBT_LOG_PATH": str(var / "dbt_logs"),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-
-
-@dataclass
-class DbtRun:
-    args: list[str]
-    results: list[dict]  # run_results.json "results"
-    invocation_id: str
-
-
-def run_dbt(args: list[str], settings: Settings | None = None) -> DbtRun:
-    """Run the dbt CLI against ``dbt_project/`` with the platform's paths.
-
-    A subprocess, not ``dbtRunner``: dbt-duckdb keeps its DuckDB connection open for the
-    life of the process, which would lock the warehouse file against the publish step."""
-    settings = settings or get_settings()
-    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
-    project = str(settings.dbt_project_dir)
-    env = {**os.environ, **dbt_env(settings)}
-    executable = str(Path(sys.executable).with_name("dbt"))
-    command = [executable, *args, "--project-dir", project, "--profiles-dir", project]
-    log.info("running %s", " ".join(command))
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    for line in completed.stdout.splitlines():
-        log.info("dbt: %s", line)
-    run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
-    data = json.loads(run_results.read_text()) if run_results.exists() else {}
-    if completed.returncode != 0:
-        failures = [f"{r['unique_id']}: {r.get('message')}" for r in data.get("results", [])
-                    if r.get("status") in ("error", "fail")]
-        tail = "\n".join(completed.stdout.splitlines()[-15:])
-        raise DbtFailed(f"dbt {' '.join(args)} failed: {failures or tail}")
-    return DbtRun(args, data.get("results", []), data.get("metadata", {}).get("invocation_id", ""))
 
 
 def ready_sources(settings: Settings) -> list[str]:
@@ -97,10 +49,19 @@ def incremental_marts(settings: Settings) -> dict[str, dict]:
             if n.get("resource_type") == "model" and "delta_publish" in (n.get("config", {}).get("meta") or {})}
 
 
+def last_invocation_id(settings: Settings) -> str | None:
+    run_results = Path(dbt_env(settings)["DBT_TARGET_PATH"]) / "run_results.json"
+    if not run_results.exists():
+        return None
+    return json.loads(run_results.read_text(encoding="utf-8")).get("metadata", {}).get("invocation_id")
+
+
 def publish_gold(settings: Settings | None = None, *, run_id: str | None = None) -> dict[str, int]:
     """Write every table of the warehouse's ``gold`` schema to ``{lake}/gold/<name>``."""
     settings = settings or get_settings()
-    run_id = run_id or uuid.uuid4().hex
+    # The dbt invocation that built the warehouse names the commits: publishing the same build
+    # twice (a retried task) finds its batch already committed and writes nothing.
+    run_id = run_id or last_invocation_id(settings) or uuid.uuid4().hex
     published: dict[str, int] = {}
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
@@ -145,27 +106,40 @@ def publish_gold(settings: Settings | None = None, *, run_id: str | None = None)
     return published
 
 
-def build_gold(settings: Settings | None = None) -> GoldResult:
-    """Build and test every model downstream of a silver table that exists, then publish."""
-    settings = settings or get_settings()
-    sources = ready_sources(settings)
-    result = GoldResult()
-    if not sources:
-        log.warning("no silver tables yet: nothing to build")
-        return result
+def missing_sources(settings: Settings | None = None) -> list[str]:
+    """Silver tables the dbt project reads that are not in the lake yet."""
     from lakehouse.orchestration import dbt_silver_sources
 
+    settings = settings or get_settings()
+    return sorted(set(dbt_silver_sources(settings.dbt_project_dir)) - set(ready_sources(settings)))
+
+
+def build_marts(settings: Settings | None = None) -> list[str]:
+    """``dbt build`` (models and their tests) of every model whose silver tables all exist;
+    returns the models built. Marts that also need a missing silver table wait for it."""
+    settings = settings or get_settings()
+    sources = ready_sources(settings)
+    if not sources:
+        log.warning("no silver tables yet: nothing to build")
+        return []
     # Everything downstream of a silver table that exists, less what also needs one that does
     # not exist yet; "cautious" keeps a test out unless all its parents are selected.
     selector = " ".join(f"source:silver.{name}+" for name in sources)
-    missing = sorted(set(dbt_silver_sources(settings.dbt_project_dir)) - set(sources))
     args = ["build", "--select", selector, "resource_type:seed", "--indirect-selection", "cautious"]
+    missing = missing_sources(settings)
     if missing:
         log.warning("silver tables not built yet, their marts wait: %s", missing)
         args += ["--exclude", *(f"source:silver.{name}+" for name in missing)]
     run = run_dbt(args, settings)
-    result.built = [r["unique_id"].split(".")[-1] for r in run.results if r["unique_id"].startswith("model.")]
-    result.published = publish_gold(settings, run_id=run.invocation_id or None)
+    return [r["unique_id"].split(".")[-1] for r in run.results if r["unique_id"].startswith("model.")]
+
+
+def build_gold(settings: Settings | None = None) -> GoldResult:
+    """Build and test every model downstream of a silver table that exists, then publish."""
+    settings = settings or get_settings()
+    result = GoldResult(built=build_marts(settings))
+    if result.built:
+        result.published = publish_gold(settings)
     return result
 
 

@@ -7,6 +7,7 @@ import multiprocessing as mp
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError, SchemaMismatchError
 
 from lakehouse.lake import delta
 
@@ -51,10 +52,10 @@ def test_schema_is_enforced(tmp_path):
     uri = str(tmp_path / "t")
     delta.append(uri, _table([1], ["a"]), batch_id="b1")
     wrong = pa.table({"k": [2], "v": ["b"], "ts": [0], "extra": [1]})
-    with pytest.raises(Exception):
+    with pytest.raises(SchemaMismatchError, match="number of fields"):
         delta.append(uri, wrong, batch_id="b2")
     nulls = pa.table({"k": pa.array([None], pa.int64()), "v": ["x"], "ts": [0]})
-    with pytest.raises(Exception):
+    with pytest.raises(DeltaError, match="failed validation"):  # k is NOT NULL in the table
         delta.append(uri, nulls, batch_id="b3")
     assert DeltaTable(uri).version() == 0 and delta.read(uri).num_rows == 1
 

@@ -1,10 +1,12 @@
-"""The whole province through the pipeline once (no Airflow: the connectors, silver and dbt
-the DAGs call), then what must hold across every table:
+"""The whole province through the pipeline once (the connectors and silver the DAGs call,
+then the real ``gold_dbt`` DAG: every model a cosmos task), then what must hold across every
+table:
 
 * no protected personal value is in clear anywhere in silver or gold: every string cell of
   every silver and gold table is checked against every clear value the sources carried in a
   hashed, masked or dropped column;
-* every mart in ``dbt_project/models/marts`` is published to gold and answers ``ioc sql``.
+* every mart in ``dbt_project/models/marts`` is built by its own Airflow task, published to
+  gold and answers ``ioc sql``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import date, timedelta
 
 import polars as pl
 import pytest
+from airflow.dag_processing.dagbag import DagBag
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -24,7 +27,6 @@ from lakehouse.ingest.connectors import run_connector
 from lakehouse.lake import delta
 from lakehouse.lake.paths import Tier, list_tables, table_uri
 from lakehouse.orchestration import referenced_first
-from lakehouse.pipeline.gold import build_gold
 from lakehouse.pipeline.silver import build_silver
 from lakehouse.settings import REPO_ROOT, get_settings, reset_settings_cache
 
@@ -34,7 +36,7 @@ MARTS = sorted(p.stem for p in (REPO_ROOT / "dbt_project" / "models" / "marts").
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
+def lake(tmp_path_factory, airflow_db):
     root = tmp_path_factory.mktemp("whole")
     catalog = load_catalog(REPO_ROOT / "catalog")
     with pytest.MonkeyPatch.context() as env:
@@ -60,13 +62,13 @@ def lake(tmp_path_factory):
             simulator.stop()
         for contract in referenced_first(catalog):
             build_silver(contract)
-        build_gold()
-        yield catalog, get_settings()
+        gold_run = DagBag(str(REPO_ROOT / "dags")).dags["gold_dbt"].test()
+        yield catalog, get_settings(), gold_run
     reset_settings_cache()
 
 
 def test_no_protected_value_survives_in_silver_or_gold(lake):
-    catalog, settings = lake
+    catalog, settings, _ = lake
     clear: set[str] = set()
     for contract in catalog:
         protected = [c for c in contract.pii_columns if c.effective_pii_action is not PiiAction.keep]
@@ -90,6 +92,20 @@ def test_no_protected_value_survives_in_silver_or_gold(lake):
     assert {c.name for c in catalog} <= {n for t, n, _ in tables if t is Tier.silver}
 
 
+def test_every_model_is_an_airflow_task_of_one_dbt_build(lake):
+    """With every silver table present the DAG takes the cosmos branch: one ``dbt build``
+    (the watcher producer) and one task per model and per model's tests, all green."""
+    _, _, run = lake
+    assert str(run.state) == "success"
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    assert states["dbt.dbt_producer_watcher"] == "success"
+    assert states["build_available_marts"] == "skipped"  # nothing waits for a missing table
+    assert states["publish_gold"] == "success"
+    for mart in MARTS:
+        assert states[f"dbt.{mart}.run"] == "success", mart
+        assert states[f"dbt.{mart}.test"] == "success", mart
+
+
 @pytest.mark.parametrize("mart", MARTS)
 def test_every_mart_is_published_and_queryable(lake, mart):
     result = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["sql", f"select count(*) as n from gold.{mart}"])
@@ -101,7 +117,7 @@ def test_every_mart_is_published_and_queryable(lake, mart):
 def test_dbt_docs_describe_every_mart(lake):
     from lakehouse.pipeline.gold import generate_docs
 
-    _, settings = lake
+    _, settings, _ = lake
     page = generate_docs(settings).read_text(encoding="utf-8")
     assert all(f"model.ioc_lakehouse.{mart}" in page for mart in MARTS)
     assert "exposure.ioc_lakehouse." in page
