@@ -125,7 +125,8 @@ def build_marts(settings: Settings | None = None) -> list[str]:
     # Everything downstream of a silver table that exists, less what also needs one that does
     # not exist yet; "cautious" keeps a test out unless all its parents are selected.
     selector = " ".join(f"source:silver.{name}+" for name in sources)
-    args = ["build", "--select", selector, "resource_type:seed", "--indirect-selection", "cautious"]
+    # The ML outputs (source ml) are optional inputs: read as empty until their job first runs.
+    args = ["build", "--select", selector, "source:ml+", "resource_type:seed", "--indirect-selection", "cautious"]
     missing = missing_sources(settings)
     if missing:
         log.warning("silver tables not built yet, their marts wait: %s", missing)

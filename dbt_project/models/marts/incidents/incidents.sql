@@ -15,6 +15,7 @@
     ref('int_incidents__citizen_reports'),
     ref('int_incidents__water_level_alarms'),
     ref('int_incidents__air_quality_breaches'),
+    ref('int_incidents__forecast_alerts'),
 ] -%}
 with unioned as (
     {% for part in parts %}
