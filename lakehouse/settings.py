@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         description="CSV deliveries at least this large take the DuckDB bulk path (same semantics).",
     )
     spark_master: str = "local[2]"
+    spark_ui: bool | None = Field(
+        default=None, description="Spark web UI; unset = off while pytest runs a test, on elsewhere.")
+    spark_dir: Path = Field(
+        default=REPO_ROOT / "var" / "spark",
+        description="Embedded Spark scratch: SQL warehouse and Derby home (never the working directory).",
+    )
+    spark_driver_memory: str = Field(default="2g", description="Embedded Spark driver heap.")
     mlflow_tracking_uri: str = Field(
         default="", description="MLflow tracking server; empty = SQLite + local artifacts under mlflow_root.")
     mlflow_root: Path = Field(

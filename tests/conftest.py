@@ -73,3 +73,22 @@ def land_rows(lake_settings):
         land(contract, frame, no_rejects, batch_id=batch_id, source="test", settings=lake_settings, ingested_at=at)
 
     return _land
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    """One real local SparkSession for every test that needs one (UI off, scratch under tmp)."""
+    from lakehouse.spark import get_spark
+
+    scratch = tmp_path_factory.mktemp("spark")
+    previous = {k: os.environ.get(k) for k in ("IOC_SPARK_DIR", "IOC_SPARK_UI")}
+    os.environ["IOC_SPARK_DIR"] = str(scratch)
+    os.environ["IOC_SPARK_UI"] = "false"
+    session = get_spark(Settings(spark_master="local[2]"), app_name="ioc-tests")
+    yield session
+    session.stop()
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
