@@ -21,6 +21,8 @@ app.add_typer(catalog_app, name="catalog")
 quality_app = typer.Typer(help="Great Expectations suites, validations and Data Docs.", no_args_is_help=True)
 app.add_typer(lake_app, name="lake")
 app.add_typer(quality_app, name="quality")
+ml_app = typer.Typer(help="Forecasting (Spark + statsforecast), MLflow and alerts.", no_args_is_help=True)
+app.add_typer(ml_app, name="ml")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the tables, not 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -214,6 +216,44 @@ def gold() -> None:
     r = build_gold()
     for name, rows in r.published.items():
         console.print(f"[green]gold.{name}[/]: {rows} rows")
+
+
+@ml_app.command("forecast")
+def ml_forecast(
+    kinds: Annotated[str, typer.Option(help="Comma-separated series kinds (default: all)")] = "",
+) -> None:
+    """Run the forecasting job (backtest, MLflow run, register, promote, gold.forecasts),
+    then rebuild the alert marts and route new alerts."""
+    from lakehouse.ml.alerts import route_alerts
+    from lakehouse.ml.forecast_job import run_forecast_job
+    from lakehouse.pipeline.gold import refresh_forecast_marts
+
+    result = run_forecast_job(kinds=[k for k in kinds.split(",") if k] or None)
+    if result is None:
+        console.print("[yellow]no gold series to forecast yet[/]")
+        return
+    console.print(f"run {result.run_id}: {result.series} series, backtest MASE {result.score:.3f}; "
+                  f"{result.promotion.reason}; {result.forecasts_written} forecast rows")
+    published = refresh_forecast_marts().published
+    routed = route_alerts()
+    console.print(f"gold.forecast_alerts: {published.get('forecast_alerts', 0)} alerts; sent {len(routed.sent)}, "
+                  f"already sent {routed.already_sent}, failed {len(routed.failed)}, no webhook {len(routed.unroutable)}")
+
+
+@ml_app.command("serve")
+def ml_serve(port: Annotated[int, typer.Option(help="Loopback port")] = 5000) -> None:
+    """Start the MLflow tracking server over the embedded store (runs in the background)."""
+    from lakehouse.ml.server import start_server
+
+    console.print(f"MLflow: {start_server(port=port)}")
+
+
+@ml_app.command("stop")
+def ml_stop() -> None:
+    """Stop the MLflow server started by ``ioc ml serve`` / ``make demo``."""
+    from lakehouse.ml.server import stop_server
+
+    console.print("stopped" if stop_server() else "no MLflow server was started from here")
 
 
 @app.command()

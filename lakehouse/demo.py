@@ -66,14 +66,15 @@ def deliver(sources: Path, landing_root: Path) -> int:
 
 def pipeline_order() -> list[str]:
     """DAG ids in Asset order: every ingest, then every silver (registries first, so the gate's
-    reference checks have something to look up), then dbt, then the freshness check."""
+    reference checks have something to look up), then dbt, then forecasting (Spark + MLflow,
+    which also refreshes the alert marts and routes alerts), then the freshness check."""
     from lakehouse import orchestration as orch
 
     systems = orch.systems()
     ingest = [f"ingest_{s}" for s in sorted(systems)]
     contracts = [c for cs in systems.values() for c in cs]
     silver = [f"silver_{c.name}" for c in orch.referenced_first(contracts)]
-    return [*ingest, *silver, "gold_dbt", "ops_freshness"]
+    return [*ingest, *silver, "gold_dbt", "ml_forecast", "ops_freshness"]
 
 
 def run_dags(dag_ids: list[str], console: Console | None = None) -> dict[str, str]:
@@ -161,8 +162,11 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     settings = settings or get_settings()
     var = REPO_ROOT / "var"
     if fresh:
+        from lakehouse.ml.server import stop_server
+
+        stop_server(settings)  # it would keep serving the store deleted below
         for folder in (Path(settings.lake_root), settings.landing_root, settings.warehouse_path.parent,
-                       var / "sources", var / "departments", settings.gx_root):
+                       var / "sources", var / "departments", settings.gx_root, Path(settings.mlflow_root)):
             shutil.rmtree(folder, ignore_errors=True)
     from lakehouse.generate import generate
 
@@ -184,7 +188,13 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     dbt_docs = generate_docs(settings) if not failed else None
 
     from lakehouse.cli import status
+    from lakehouse.ml.server import start_server
     from lakehouse.quality.checkpoint import data_docs_index
+
+    try:
+        mlflow_url = start_server(settings)
+    except RuntimeError as exc:  # the demo's data is there either way; say why the UI is not
+        mlflow_url = f"not started ({exc})"
 
     status()
     console.print(
@@ -195,8 +205,11 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
         f"  dbt docs:          file://{dbt_docs}\n"
         f"  generated sources: {var / 'sources'}  (manifest.json lists injected defects)\n"
         f"  Airflow:           AIRFLOW_HOME={var / 'airflow'} .venv/bin/airflow standalone\n"
+        f"  MLflow:            {mlflow_url}  (runs, plots, model ioc_forecaster@champion; stop: .venv/bin/ioc ml stop)\n"
+        "  notebooks:         ml/notebooks/*.ipynb (.venv/bin/python -m papermill … or open in Jupyter/VS Code)\n"
         "  query:             .venv/bin/ioc sql \"select * from gold.tourism_daily order by total_visitors desc limit 10\"\n"
         "                     .venv/bin/ioc sql \"select _stage, _rule, count(*) from quarantine.tourism_daily_arrivals group by all\"\n"
+        "                     .venv/bin/ioc sql \"select alert_type, series_id, predicted_breach_at, predicted_peak from gold.forecast_alerts\"\n"
         "                     .venv/bin/ioc status · .venv/bin/ioc lake tables · .venv/bin/ioc lake history silver.tourism_daily_arrivals"
     )
     if failed:

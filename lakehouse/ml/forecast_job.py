@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from lakehouse.lake.paths import Tier, storage_options, table_uri
 from lakehouse.ml.forecaster import KIND_COLUMN, ForecastConfig, ForecasterModel, forecast_frame
@@ -38,9 +39,8 @@ class ForecastJobResult:
 
 def load_series(spark, settings: Settings, kinds: list[str] | None = None):
     """All series rows (``series_kind, unique_id, ds, y``) from the gold marts that exist."""
-    from lakehouse.spark import read_delta
-
     from lakehouse.lake import delta
+    from lakehouse.spark import read_delta
 
     frames = []
     for source in SERIES:
@@ -88,9 +88,9 @@ def policy_score(output: pd.DataFrame) -> float:
 def run_forecast_job(settings: Settings | None = None, *, config: ForecastConfig | None = None,
                      kinds: list[str] | None = None, spark=None) -> ForecastJobResult | None:
     import mlflow
-    from lakehouse.spark import get_spark
 
     from lakehouse.ml.tracking import configure_mlflow
+    from lakehouse.spark import get_spark
 
     settings = settings or get_settings()
     config = config or ForecastConfig()
@@ -138,6 +138,7 @@ def run_forecast_job(settings: Settings | None = None, *, config: ForecastConfig
 
 def _log_metrics(output: pd.DataFrame, score: float) -> None:
     import mlflow
+
     from lakehouse.forecast import summarise
 
     mlflow.log_metric("backtest_mase", score)
@@ -185,28 +186,43 @@ def _config_of(version) -> ForecastConfig:
     return model.unwrap_python_model().config
 
 
+_RUN_FIELDS = [("model_name", pa.string()), ("model_version", pa.string()), ("run_id", pa.string()),
+               ("issued_at", pa.timestamp("us", tz="UTC")), ("forecast_date", pa.date32())]
+# Fixed schemas: dbt's ``ml`` source and the dashboards read these tables, and a column that
+# happens to be all-null in one run must not change type (Arrow "null" is not a Delta type).
+FORECAST_SCHEMA = pa.schema([
+    ("series_kind", pa.string()), ("unique_id", pa.string()), ("model", pa.string()),
+    ("selected", pa.bool_()), ("ds", pa.timestamp("us", tz="UTC")), ("yhat", pa.float64()),
+    ("yhat_lo_80", pa.float64()), ("yhat_hi_80", pa.float64()), ("yhat_lo_95", pa.float64()),
+    ("yhat_hi_95", pa.float64()), *_RUN_FIELDS])
+BACKTEST_SCHEMA = pa.schema([
+    ("series_kind", pa.string()), ("unique_id", pa.string()), ("model", pa.string()),
+    ("selected", pa.bool_()), ("status", pa.string()), ("mase", pa.float64()), ("smape", pa.float64()),
+    ("n_windows", pa.int32()), ("n_obs", pa.int32()), ("note", pa.string()), *_RUN_FIELDS])
+
+
 def write_forecasts(spark, output: pd.DataFrame, settings: Settings, *, version: str | None,
                     run_id: str, issued_at: datetime) -> int:
     """``gold.forecasts`` (the served model's forecasts) and ``gold.forecast_backtests`` (its
-    evidence), each replacing the partition of the issue date, so a re-run the same day
-    replaces, never duplicates."""
+    evidence, and the series it skipped and why), each replacing the partition of the issue
+    date, so a re-run the same day replaces, never duplicates. Column lists are fixed here:
+    dbt's ``ml`` source and the dashboards read them."""
     from lakehouse.lake import delta
 
     forecast_date = issued_at.date()
-    forecasts = output[output["kind"] == "forecast"].drop(columns=["kind"])
-    metrics = output[output["kind"] == "metric"].drop(columns=["kind"])
     extra = {"model_name": FORECASTER, "model_version": version, "run_id": run_id,
              "issued_at": pd.Timestamp(issued_at), "forecast_date": forecast_date}
-    written = 0
-    for name, frame in ((FORECASTS, forecasts), (BACKTESTS, metrics)):
-        frame = frame.assign(**extra).reset_index(drop=True)
-        frame = frame[[c for c in frame.columns if not frame[c].isna().all() or c in extra]]
-        import pyarrow as pa
-
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        uri = table_uri(Tier.gold, name, settings)
-        delta.overwrite_partition(uri, table, predicate=f"forecast_date = '{forecast_date}'",
+    forecasts = output[output["kind"] == "forecast"].copy()
+    ds = pd.to_datetime(forecasts["ds"])  # Spark hands UTC wall-clock times back naive
+    forecasts["ds"] = ds.dt.tz_localize("UTC") if ds.dt.tz is None else ds.dt.tz_convert("UTC")
+    backtests = output[output["kind"].isin(["metric", "skipped"])].copy()
+    backtests["status"] = backtests["kind"].map({"metric": "evaluated", "skipped": "skipped"})
+    for name, frame, schema in ((FORECASTS, forecasts, FORECAST_SCHEMA), (BACKTESTS, backtests, BACKTEST_SCHEMA)):
+        frame = frame.assign(**extra)[schema.names].reset_index(drop=True)
+        frame = frame.astype({"note": object}) if "note" in frame else frame
+        table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        delta.overwrite_partition(table_uri(Tier.gold, name, settings), table,
+                                  predicate=f"forecast_date = '{forecast_date}'",
                                   batch_id=f"{name}:{run_id}", partition_by=["forecast_date"],
                                   storage_options=storage_options(settings))
-        written += table.num_rows if name == FORECASTS else 0
-    return written
+    return len(forecasts)

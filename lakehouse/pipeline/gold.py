@@ -22,7 +22,7 @@ from lakehouse.pipeline.dbt_runner import DbtFailed, DbtRun, dbt_env, run_dbt
 from lakehouse.settings import Settings, get_settings
 
 __all__ = ["GOLD_SCHEMA", "DbtFailed", "DbtRun", "GoldResult", "build_gold", "build_marts", "dbt_env",
-           "generate_docs", "incremental_marts", "missing_sources", "publish_gold", "ready_sources", "run_dbt"]
+           "generate_docs", "incremental_marts", "missing_sources", "publish_gold", "ready_sources", "refresh_forecast_marts", "run_dbt"]
 
 log = logging.getLogger(__name__)
 GOLD_SCHEMA = "gold"
@@ -56,8 +56,10 @@ def last_invocation_id(settings: Settings) -> str | None:
     return json.loads(run_results.read_text(encoding="utf-8")).get("metadata", {}).get("invocation_id")
 
 
-def publish_gold(settings: Settings | None = None, *, run_id: str | None = None) -> dict[str, int]:
-    """Write every table of the warehouse's ``gold`` schema to ``{lake}/gold/<name>``."""
+def publish_gold(settings: Settings | None = None, *, run_id: str | None = None,
+                 only: list[str] | None = None) -> dict[str, int]:
+    """Write every table of the warehouse's ``gold`` schema (or those in ``only``) to
+    ``{lake}/gold/<name>``."""
     settings = settings or get_settings()
     # The dbt invocation that built the warehouse names the commits: publishing the same build
     # twice (a retried task) finds its batch already committed and writes nothing.
@@ -69,6 +71,7 @@ def publish_gold(settings: Settings | None = None, *, run_id: str | None = None)
         names = [r[0] for r in con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = ? and table_type = 'BASE TABLE' order by 1", [GOLD_SCHEMA]).fetchall()]
+        names = [n for n in names if only is None or n in only]
         incremental = incremental_marts(settings)
         for name in names:
             uri, options = table_uri(Tier.gold, name, settings), storage_options(settings)
@@ -114,9 +117,12 @@ def missing_sources(settings: Settings | None = None) -> list[str]:
     return sorted(set(dbt_silver_sources(settings.dbt_project_dir)) - set(ready_sources(settings)))
 
 
-def build_marts(settings: Settings | None = None) -> list[str]:
+def build_marts(settings: Settings | None = None, *, downstream_of: str | None = None) -> list[str]:
     """``dbt build`` (models and their tests) of every model whose silver tables all exist;
-    returns the models built. Marts that also need a missing silver table wait for it."""
+    returns the models built. Marts that also need a missing silver table wait for it.
+
+    ``downstream_of`` (a dbt selector such as ``source:ml+``) narrows the build to what reads
+    one input: the forecasting DAG rebuilds only the alert marts after a new forecast."""
     settings = settings or get_settings()
     sources = ready_sources(settings)
     if not sources:
@@ -126,7 +132,8 @@ def build_marts(settings: Settings | None = None) -> list[str]:
     # not exist yet; "cautious" keeps a test out unless all its parents are selected.
     selector = " ".join(f"source:silver.{name}+" for name in sources)
     # The ML outputs (source ml) are optional inputs: read as empty until their job first runs.
-    args = ["build", "--select", selector, "source:ml+", "resource_type:seed", "--indirect-selection", "cautious"]
+    selection = [downstream_of] if downstream_of else [selector, "source:ml+", "resource_type:seed"]
+    args = ["build", "--select", *selection, "--indirect-selection", "cautious"]
     missing = missing_sources(settings)
     if missing:
         log.warning("silver tables not built yet, their marts wait: %s", missing)
@@ -141,6 +148,17 @@ def build_gold(settings: Settings | None = None) -> GoldResult:
     result = GoldResult(built=build_marts(settings))
     if result.built:
         result.published = publish_gold(settings)
+    return result
+
+
+def refresh_forecast_marts(settings: Settings | None = None) -> GoldResult:
+    """After a forecast run: rebuild and republish only what reads the ML outputs
+    (forecast_alerts, and incidents which stacks them), not the whole project."""
+    settings = settings or get_settings()
+    built = build_marts(settings, downstream_of="source:ml+")
+    result = GoldResult(built=built)
+    if built:
+        result.published = publish_gold(settings, only=built)
     return result
 
 

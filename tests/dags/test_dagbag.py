@@ -113,3 +113,30 @@ def test_gold_renders_every_dbt_model_from_the_manifest(bag):
     publish = gold.get_task("publish_gold")
     assert {o.name for o in publish.outlets} == {f"gold.{m}" for m in marts}
     assert publish.trigger_rule == "none_failed_min_one_success"
+
+
+def test_forecasting_is_triggered_by_the_marts_it_forecasts(bag, monkeypatch):
+    from lakehouse.ml.series import SERIES
+
+    forecast = bag.dags["ml_forecast"]
+    assert {a.name for a in forecast.timetable.asset_condition.objects} == {f"gold.{s.mart}" for s in SERIES}
+    assert [t.task_id for t in forecast.topological_sort()] == ["train_and_score", "refresh_alert_marts",
+                                                                "route_alerts"]
+    assert {o.name for o in forecast.get_task("train_and_score").outlets} == {"gold.forecasts",
+                                                                            "gold.forecast_backtests"}
+    # No cycle: what the forecasting DAG publishes does not trigger it (or gold_dbt) again.
+    published = {o.name for t in forecast.tasks for o in t.outlets}
+    assert not published & {a.name for a in forecast.timetable.asset_condition.objects}
+    assert not published & {a.name for a in bag.dags["gold_dbt"].timetable.asset_condition.objects}
+
+    # Production: the same job goes to the cluster with spark-submit.
+    monkeypatch.setenv("IOC_MODE", "production")
+    monkeypatch.setenv("IOC_SPARK_MASTER", "spark://spark-master:7077")
+    reset_settings_cache()
+    try:
+        prod = DagBag(str(DAGS)).dags["ml_forecast"]
+    finally:
+        reset_settings_cache()
+    command = prod.get_task("train_and_score").python_callable()
+    assert command.startswith("spark-submit --master 'spark://spark-master:7077'")
+    assert command.endswith("spark_jobs/forecast.py'")

@@ -3,8 +3,8 @@
    predicted again by a later run keeps its alert_key, so it is routed to its department once.
 
    rules (the thresholds live where the observed incidents take them from):
-     pm25_forecast        predicted PM2.5 above the VN_AQI index-100 breakpoint (50 µg/m³,
-                          macros/vn_aqi.sql); level = predicted VN_AQI band (3 kém … 6 nguy hại)
+     pm25_forecast        predicted PM2.5 whose VN_AQI sub-index (macros/vn_aqi.sql) is in band
+                          3 (kém, index > 100, about 50 µg/m³) or worse; level = that band (3–6)
      water_level_forecast predicted level at or above the station's alarm I/II/III
                           (water_alarm_level macro); level = alarm level 1–3
      visitors_forecast    predicted visitors above the site's 95th percentile day so far
@@ -64,21 +64,28 @@ sites as (
     where visitors_rank = ceiling(0.95 * days_reported)
 ),
 
-air as (
+air_graded as (
     select
         latest.*,
+        {{ vn_aqi_band(vn_aqi_sub_index('pm25', 'latest.predicted_value'), 'level') }} as alert_level
+    from latest
+    where latest.series_kind = 'pm25'
+),
+
+air as (
+    -- Band 3 (kém) and worse: the rounded PM2.5 sub-index above 100, as the observed index.
+    select
+        air_graded.*,
         'pm25_forecast' as alert_type,
         'air_quality_observed' as source_dataset,
-        {{ vn_aqi_band(vn_aqi_sub_index('pm25', 'latest.predicted_value'), 'level') }} as alert_level,
         cast({{ pm25_limit }} as double) as threshold_value,
         air_stations.unit_code,
         air_stations.lon,
         air_stations.lat
-    from latest
+    from air_graded
     left join air_stations
-        on latest.series_key = air_stations.station_code
-    where latest.series_kind = 'pm25'
-        and latest.predicted_value > {{ pm25_limit }}
+        on air_graded.series_key = air_stations.station_code
+    where air_graded.alert_level >= 3
 ),
 
 water as (
