@@ -204,8 +204,9 @@ BACKTEST_SCHEMA = pa.schema([
 def write_forecasts(spark, output: pd.DataFrame, settings: Settings, *, version: str | None,
                     run_id: str, issued_at: datetime) -> int:
     """``gold.forecasts`` (the served model's forecasts) and ``gold.forecast_backtests`` (its
-    evidence, and the series it skipped and why), each replacing the partition of the issue
-    date, so a re-run the same day replaces, never duplicates. Column lists are fixed here:
+    evidence, and the series it skipped and why), each replacing the issue date's rows of the
+    series kinds in this run, so a re-run the same day replaces, never duplicates, and a run
+    for some kinds leaves the others' forecasts in place. Column lists are fixed here:
     dbt's ``ml`` source and the dashboards read them."""
     from lakehouse.lake import delta
 
@@ -221,8 +222,11 @@ def write_forecasts(spark, output: pd.DataFrame, settings: Settings, *, version:
         frame = frame.assign(**extra)[schema.names].reset_index(drop=True)
         frame = frame.astype({"note": object}) if "note" in frame else frame
         table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        # Only the kinds this run forecast: a run for some kinds (``--kinds``) must not drop
+        # the day's forecasts of the others.
+        kinds = ", ".join(f"'{k}'" for k in sorted(output[KIND_COLUMN].unique()))
         delta.overwrite_partition(table_uri(Tier.gold, name, settings), table,
-                                  predicate=f"forecast_date = '{forecast_date}'",
+                                  predicate=f"forecast_date = '{forecast_date}' AND series_kind IN ({kinds})",
                                   batch_id=f"{name}:{run_id}", partition_by=["forecast_date"],
                                   storage_options=storage_options(settings))
     return len(forecasts)

@@ -76,6 +76,12 @@ def test_a_run_is_tracked_registered_promoted_and_served(gold_series, spark):
     served = con.sql("select count(*), min(model_version), max(model_version) from gold.forecasts where selected").fetchone()
     assert served == (6 * 24, "1", "1")
 
+    # A run for one kind replaces that kind's forecasts of the day and keeps the other's.
+    third = run_forecast_job(settings, kinds=["water_level"], spark=spark)
+    per_kind = dict(con.sql("select series_kind, max(run_id) from gold.forecasts group by 1").fetchall())
+    assert per_kind == {"water_level": third.run_id, "pm25": second.run_id}
+    assert con.sql("select count(*) from gold.forecasts where selected").fetchone()[0] == 6 * 24
+
 
 def test_starter_notebooks_run_against_the_lake(gold_series, spark, tmp_path):
     """The two notebooks data scientists start from execute top to bottom (papermill, the
