@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -103,6 +104,6 @@ def route_alerts(settings: Settings | None = None, *, client=None) -> RoutingRes
         if records:  # recorded even when a later post raised: what was sent stays sent
             delta.merge(table_uri(Tier.ops, DELIVERIES, settings),
                         pa.Table.from_pylist(records, schema=DELIVERY_SCHEMA), keys=["alert_key"],
-                        batch_id=f"alerts:{records[0]['alert_key']}:{len(records)}:{records[-1]['delivered_at']:%s%f}",
+                        batch_id=f"alert-deliveries:{uuid.uuid4().hex}",  # the merge on alert_key is the dedup
                         configuration=None, storage_options=storage_options(settings))
     return result

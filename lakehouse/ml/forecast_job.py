@@ -19,7 +19,7 @@ import pyarrow as pa
 from lakehouse.lake.paths import Tier, storage_options, table_uri
 from lakehouse.ml.forecaster import KIND_COLUMN, ForecastConfig, ForecasterModel, forecast_frame
 from lakehouse.ml.registry import FORECASTER, Promotion, current_champion, promote_if_better
-from lakehouse.ml.series import SERIES, SeriesSource, series_frame
+from lakehouse.ml.series import SERIES, series_frame
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def load_series(spark, settings: Settings, kinds: list[str] | None = None):
     """All series rows (``series_kind, unique_id, ds, y``) from the gold marts that exist."""
     from lakehouse.lake import delta
     from lakehouse.spark import read_delta
+    from lakehouse.spark.filters import referenced_columns
 
     frames = []
     for source in SERIES:
@@ -50,8 +51,9 @@ def load_series(spark, settings: Settings, kinds: list[str] | None = None):
         if delta.try_open(uri, storage_options(settings)) is None:
             log.warning("gold.%s not published yet: no %s series", source.mart, source.kind)
             continue
-        table = read_delta(spark, uri, columns=[source.key, source.time, *_columns(source)],
-                           storage_options=storage_options(settings))
+        # Only what the series needs (``value`` may be an expression over several columns).
+        columns = list(dict.fromkeys([source.key, source.time, *referenced_columns(source.value)]))
+        table = read_delta(spark, uri, columns=columns, storage_options=storage_options(settings))
         frames.append(series_frame(spark, source, table))
     if not frames:
         return None
@@ -59,10 +61,6 @@ def load_series(spark, settings: Settings, kinds: list[str] | None = None):
     for frame in frames[1:]:
         result = result.unionByName(frame)
     return result
-
-
-def _columns(source: SeriesSource) -> list[str]:
-    return [source.value] if source.value.isidentifier() else []
 
 
 def run_policy(series, config: ForecastConfig) -> pd.DataFrame:
@@ -169,13 +167,13 @@ def _log_model(config: ForecastConfig):
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "config.json"
         path.write_text(config.to_json(), encoding="utf-8")
-        example = pd.DataFrame({KIND_COLUMN: ["pm25"] * 3, "unique_id": ["pm25:example"] * 3,
+        history = pd.DataFrame({KIND_COLUMN: ["pm25"] * 3, "unique_id": ["pm25:example"] * 3,
                                 "ds": pd.date_range("2026-01-01", periods=3, freq="h"), "y": [1.0, 2.0, 3.0]})
+        # Requirements named, not inferred: inference imports and scans the whole environment.
         return mlflow.pyfunc.log_model(
             name="forecaster", python_model=ForecasterModel(config), artifacts={"config": str(path)},
-            registered_model_name=FORECASTER, input_example=None,
-            signature=mlflow.models.infer_signature(example),
-            code_paths=None, pip_requirements=["statsforecast", "pandas", "mlflow"],
+            registered_model_name=FORECASTER, signature=mlflow.models.infer_signature(history),
+            pip_requirements=["statsforecast", "pandas", "mlflow"],
         )
 
 

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 # What a run returns for every series: ``process_series``' columns plus the series kind.
 KIND_COLUMN = "series_kind"
@@ -46,7 +47,6 @@ def _spec_for(kind: str, config: ForecastConfig):
     from dataclasses import replace
 
     from lakehouse.forecast import SPECS
-
     from lakehouse.ml.series import BY_KIND
 
     spec = SPECS[BY_KIND[kind].spec] if kind in BY_KIND else SPECS[kind]
@@ -67,12 +67,6 @@ def forecast_frame(pdf: pd.DataFrame, config: ForecastConfig) -> pd.DataFrame:
     if not outputs:
         return pd.DataFrame(columns=[KIND_COLUMN, *OUTPUT_COLUMNS])
     return pd.concat(outputs, ignore_index=True)[[KIND_COLUMN, *OUTPUT_COLUMNS]]
-
-
-try:  # the pyfunc base class; imported lazily by mlflow users, present wherever mlflow is
-    from mlflow.pyfunc import PythonModel
-except ImportError:  # pragma: no cover - mlflow is a platform dependency
-    PythonModel = object
 
 
 class ForecasterModel(PythonModel):

@@ -51,8 +51,9 @@ def series_frame(spark, source: SeriesSource, table):
     """Spark rows ``(series_kind, unique_id, ds, y)`` for one source, bucketed to its
     frequency (mean of the readings in each bucket; missing buckets stay missing and are
     filled by the forecaster's regularisation)."""
-    from lakehouse.forecast import SPECS
     from pyspark.sql import functions as F
+
+    from lakehouse.forecast import SPECS
 
     seconds = {"hourly": 3600, "15min": 900, "daily": 86400}[source.spec]
     assert SPECS[source.spec].name == source.spec

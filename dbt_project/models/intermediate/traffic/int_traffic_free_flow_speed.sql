@@ -1,6 +1,5 @@
-{# Free-flow speed per traffic counter: the 95th percentile (nearest rank) of its 5-minute
-   average speeds over all the data. Computed with window functions rather than
-   quantile_cont / approx_percentile so that DuckDB and Trino give the same figure. #}
+{# Free-flow speed per traffic counter: the 95th percentile (nearest rank, macros/nearest_rank.sql)
+   of its 5-minute average speeds over all the data. #}
 {%- set percentile = var('traffic_free_flow_percentile', 0.95) -%}
 
 with observations as (
@@ -12,8 +11,7 @@ ranked as (
     select
         device_id,
         average_vehicle_speed,
-        row_number() over (partition by device_id order by average_vehicle_speed) as speed_rank,
-        count(*) over (partition by device_id) as speed_samples
+        {{ percentile_rank_columns('average_vehicle_speed', 'device_id') }}
     from observations
 ),
 
@@ -21,10 +19,9 @@ final as (
     select
         device_id,
         average_vehicle_speed as free_flow_speed_kmh,
-        speed_samples
+        percentile_samples as speed_samples
     from ranked
-    -- nearest rank: the smallest value with at least p of the readings at or below it
-    where speed_rank = ceiling({{ percentile }} * speed_samples)
+    where {{ is_nearest_rank(percentile) }}
 )
 
 select * from final

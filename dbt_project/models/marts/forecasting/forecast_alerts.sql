@@ -48,20 +48,18 @@ site_days as (
         site_code,
         unit_code,
         total_visitors,
-        row_number() over (partition by site_code order by total_visitors) as visitors_rank,
-        count(*) over (partition by site_code) as days_reported
+        {{ percentile_rank_columns('total_visitors', 'site_code') }}
     from {{ ref('tourism_daily') }}
     where total_visitors is not null
 ),
 
 sites as (
-    -- 95th percentile by nearest rank (no quantile functions: DuckDB and Trino agree).
     select
         site_code,
         unit_code,
         total_visitors as p95_visitors
     from site_days
-    where visitors_rank = ceiling(0.95 * days_reported)
+    where {{ is_nearest_rank(0.95) }}
 ),
 
 air_graded as (
