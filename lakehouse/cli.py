@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,9 @@ app.add_typer(lake_app, name="lake")
 app.add_typer(quality_app, name="quality")
 ml_app = typer.Typer(help="Forecasting (Spark + statsforecast), MLflow and alerts.", no_args_is_help=True)
 app.add_typer(ml_app, name="ml")
+video_app = typer.Typer(help="Camera video index (Spark + OpenCV): index segments, search what was seen.",
+                        no_args_is_help=True)
+app.add_typer(video_app, name="video")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the tables, not 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -254,6 +258,56 @@ def ml_stop() -> None:
     from lakehouse.ml.server import stop_server
 
     console.print("stopped" if stop_server() else "no MLflow server was started from here")
+
+
+@video_app.command("index")
+def video_index(
+    segment: Annotated[list[str] | None, typer.Option(help="Only this segment id (repeatable)")] = None,
+    force: Annotated[bool, typer.Option(help="Re-index segments indexed already")] = False,
+) -> None:
+    """Index the bronze video segments not indexed yet (Spark), then rebuild the marts that
+    read the index (camera_counts_minute, incidents)."""
+    from lakehouse.pipeline.gold import refresh_video_marts
+    from lakehouse.video.job import run_video_index
+
+    result = run_video_index(segments=segment or None, force=force)
+    console.print(f"{result.segments} segments: {result.indexed} indexed, {result.failed} failed; rows {result.rows}")
+    for segment_id, error in result.failures.items():
+        err.print(f"[red]{segment_id}[/]: {error}")
+    if result.indexed:
+        console.print(f"marts: {refresh_video_marts().published}")
+
+
+@video_app.command("search")
+def video_search(
+    camera: Annotated[list[str] | None, typer.Option(help="Camera id (repeatable; default: all)")] = None,
+    start: Annotated[datetime | None, typer.Option("--from", help="From (local time unless an offset is given)")] = None,
+    end: Annotated[datetime | None, typer.Option("--to", help="Until (exclusive)")] = None,
+    object_class: Annotated[str, typer.Option("--class", help="person or vehicle")] = "person",
+    min_count: Annotated[int, typer.Option(help="At least this many at once")] = 1,
+    event: Annotated[str | None, typer.Option(help="Search events instead: crowd, stopped_vehicle, blackout, tampering")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show")] = 100,
+    show_sql: Annotated[bool, typer.Option("--sql", help="Print the SQL (to run it from any client)")] = False,
+) -> None:
+    """What the cameras saw: camera-minutes with at least N people/vehicles at once, or events."""
+    import duckdb
+
+    from lakehouse.settings import get_settings
+    from lakehouse.video.search import VideoQuery, events_sql, minutes_sql, search
+
+    query = VideoQuery(tuple(camera or ()), start, end, object_class, min_count, event, limit)
+    try:
+        if show_sql:
+            sql, params = (events_sql if event else minutes_sql)(query, get_settings().timezone)
+            console.print(sql, params)
+        names, rows = search(query)
+    except (ValueError, duckdb.Error) as exc:
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+    table = Table(*names, title=f"{len(rows)} results")
+    for row in rows:
+        table.add_row(*("∅" if v is None else str(v) for v in row))
+    console.print(table)
 
 
 @app.command()

@@ -67,14 +67,15 @@ def deliver(sources: Path, landing_root: Path) -> int:
 def pipeline_order() -> list[str]:
     """DAG ids in Asset order: every ingest, then every silver (registries first, so the gate's
     reference checks have something to look up), then dbt, then forecasting (Spark + MLflow,
-    which also refreshes the alert marts and routes alerts), then the freshness check."""
+    which also refreshes the alert marts and routes alerts), then video indexing (Spark +
+    OpenCV, which refreshes camera counts and incidents), then the freshness check."""
     from lakehouse import orchestration as orch
 
     systems = orch.systems()
     ingest = [f"ingest_{s}" for s in sorted(systems)]
     contracts = [c for cs in systems.values() for c in cs]
     silver = [f"silver_{c.name}" for c in orch.referenced_first(contracts)]
-    return [*ingest, *silver, "gold_dbt", "ml_forecast", "ops_freshness"]
+    return [*ingest, *silver, "gold_dbt", "ml_forecast", "video_index", "ops_freshness"]
 
 
 def run_dags(dag_ids: list[str], console: Console | None = None) -> dict[str, str]:
@@ -210,6 +211,9 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
         "  query:             .venv/bin/ioc sql \"select * from gold.tourism_daily order by total_visitors desc limit 10\"\n"
         "                     .venv/bin/ioc sql \"select _stage, _rule, count(*) from quarantine.tourism_daily_arrivals group by all\"\n"
         "                     .venv/bin/ioc sql \"select alert_type, series_id, predicted_breach_at, predicted_peak from gold.forecast_alerts\"\n"
+        "  video index:       .venv/bin/ioc video search --class person --min-count 5 · "
+        ".venv/bin/ioc video search --event stopped_vehicle\n"
+        f"                     thumbnails under {settings.lake_root}/objects/thumbnails/video/\n"
         "                     .venv/bin/ioc status · .venv/bin/ioc lake tables · .venv/bin/ioc lake history silver.tourism_daily_arrivals"
     )
     if failed:

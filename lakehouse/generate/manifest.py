@@ -59,9 +59,11 @@ class Expected(_Model):
 
 
 class ObjectTruth(_Model):
-    """One synthetic moving object: a box of w×h pixels at (x0, y0) in frame 0, moving
-    (vx, vy) pixels per frame; visible in every frame of the clip."""
+    """One synthetic object: a box of w×h pixels, drawn from ``first_frame`` to ``last_frame``
+    (inclusive), at (x0, y0) in its first frame and moving (vx, vy) pixels per frame, except
+    for ``stop_frames`` frames from ``stop_from`` on, when it stands still."""
 
+    object_id: int = 0
     kind: Literal["vehicle", "person"]
     x0: float
     y0: float
@@ -69,6 +71,17 @@ class ObjectTruth(_Model):
     h: int
     vx: float
     vy: float
+    first_frame: int = 0
+    last_frame: int = 0
+    stop_from: int | None = None
+    stop_frames: int = 0
+
+    def box_at(self, frame: int) -> tuple[float, float, float, float]:
+        """``(x, y, w, h)`` in ``frame``, unclipped (it may reach past the frame's edges)."""
+        moving = frame - self.first_frame
+        if self.stop_from is not None and frame > self.stop_from:
+            moving -= min(frame - self.stop_from, self.stop_frames)
+        return self.x0 + self.vx * moving, self.y0 + self.vy * moving, float(self.w), float(self.h)
 
 
 class VideoTruth(_Model):
@@ -81,6 +94,9 @@ class VideoTruth(_Model):
     height: int
     counts: dict[str, int]
     objects: list[ObjectTruth]
+    blackouts: list[tuple[int, int]] = Field(default_factory=list, description="[first, last) frames of black")
+    lighting: list[tuple[int, int, float]] = Field(
+        default_factory=list, description="(first, last, gain): brightness ramps from 1 to gain and stays there")
 
 
 class DatasetManifest(_Model):

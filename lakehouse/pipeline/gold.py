@@ -131,8 +131,8 @@ def build_marts(settings: Settings | None = None, *, downstream_of: str | None =
     # Everything downstream of a silver table that exists, less what also needs one that does
     # not exist yet; "cautious" keeps a test out unless all its parents are selected.
     selector = " ".join(f"source:silver.{name}+" for name in sources)
-    # The ML outputs (source ml) are optional inputs: read as empty until their job first runs.
-    selection = [downstream_of] if downstream_of else [selector, "source:ml+", "resource_type:seed"]
+    # The Spark jobs' outputs (sources ml, video) are optional inputs: empty until their job first runs.
+    selection = [downstream_of] if downstream_of else [selector, "source:ml+", "source:video+", "resource_type:seed"]
     args = ["build", "--select", *selection, "--indirect-selection", "cautious"]
     missing = missing_sources(settings)
     if missing:
@@ -154,8 +154,18 @@ def build_gold(settings: Settings | None = None) -> GoldResult:
 def refresh_forecast_marts(settings: Settings | None = None) -> GoldResult:
     """After a forecast run: rebuild and republish only what reads the ML outputs
     (forecast_alerts, and incidents which stacks them), not the whole project."""
+    return _refresh_downstream_of("source:ml+", settings)
+
+
+def refresh_video_marts(settings: Settings | None = None) -> GoldResult:
+    """After a video indexing run: rebuild and republish only what reads the video index
+    (camera_counts_minute, and incidents which stacks the video events)."""
+    return _refresh_downstream_of("source:video+", settings)
+
+
+def _refresh_downstream_of(selector: str, settings: Settings | None) -> GoldResult:
     settings = settings or get_settings()
-    built = build_marts(settings, downstream_of="source:ml+")
+    built = build_marts(settings, downstream_of=selector)
     result = GoldResult(built=built)
     if built:
         result.published = publish_gold(settings, only=built)

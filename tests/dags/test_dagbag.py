@@ -140,3 +140,23 @@ def test_forecasting_is_triggered_by_the_marts_it_forecasts(bag, monkeypatch):
     command = prod.get_task("train_and_score").python_callable()
     assert command.startswith("spark-submit --master 'spark://spark-master:7077'")
     assert command.endswith("spark_jobs/forecast.py'")
+
+
+def test_video_indexing_is_triggered_by_new_segments(bag, monkeypatch):
+    video = bag.dags["video_index"]
+    assert {a.name for a in video.timetable.asset_condition.objects} == {"bronze.video_segments"}
+    assert [t.task_id for t in video.topological_sort()] == ["index_segments", "refresh_video_marts"]
+    published = {o.name for t in video.tasks for o in t.outlets}
+    assert {"gold.video_events", "gold.video_tracks", "gold.camera_counts_minute", "gold.incidents"} <= published
+    assert "bronze.video_segments" not in published
+
+    monkeypatch.setenv("IOC_MODE", "production")
+    monkeypatch.setenv("IOC_SPARK_MASTER", "spark://spark-master:7077")
+    reset_settings_cache()
+    try:
+        prod = DagBag(str(DAGS)).dags["video_index"]
+    finally:
+        reset_settings_cache()
+    command = prod.get_task("index_segments").python_callable()
+    assert command.startswith("spark-submit --master 'spark://spark-master:7077'")
+    assert command.endswith("spark_jobs/video_index.py'")

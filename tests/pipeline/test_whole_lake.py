@@ -67,6 +67,8 @@ def lake(tmp_path_factory, airflow_db):
         bag = DagBag(str(REPO_ROOT / "dags"))
         gold_run = bag.dags["gold_dbt"].test()
         forecast_run = bag.dags["ml_forecast"].test()
+        video_run = bag.dags["video_index"].test()
+        assert str(video_run.state) == "success"
         yield catalog, get_settings(), gold_run, forecast_run
     reset_settings_cache()
 
@@ -125,6 +127,17 @@ def test_forecasts_feed_alerts_and_incidents(lake):
     # Short series are not forecast, and say why.
     notes = con.execute("select note from gold.forecast_backtests where status = 'skipped'").fetchall()
     assert all(note.startswith("too_short") for (note,) in notes)
+
+
+def test_video_events_are_incidents_and_cameras_are_counted(lake):
+    """The video_index DAG on the whole province: events stacked into incidents, per-minute
+    counts per camera in camera_counts_minute."""
+    _, settings, _, _ = lake
+    con = lake_connection(settings)
+    events = con.execute("select count(*) from gold.video_events").fetchone()[0]
+    stacked = con.execute("select count(*) from gold.incidents where kind = 'video_event'").fetchone()[0]
+    assert events > 0 and stacked == events
+    assert con.execute("select sum(people) + sum(vehicles) from gold.camera_counts_minute").fetchone()[0] > 0
 
 
 @pytest.mark.parametrize("mart", MARTS)

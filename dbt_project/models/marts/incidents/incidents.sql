@@ -2,9 +2,9 @@
    Each intermediate model maps one source to the same columns; this model stacks them, adds
    the local date, the time to close and the administrative unit valid on that date.
 
-   Video events (detections from the camera video index, issue 7) are not available yet: they
-   will come in as one more intermediate model, int_incidents__video_events, added to `parts`.
-   No placeholder rows until then.
+   Video events (crowds, stopped vehicles, blackouts and tampering the camera video index
+   found, issue 7) come from the video indexing job's output, read as empty until its first
+   run, like the forecast alerts.
 
    `build_gold` builds this model once every part's silver table exists (a missing source
    holds back what depends on it), so the parts are static and the SQL compiles without a
@@ -16,6 +16,7 @@
     ref('int_incidents__water_level_alarms'),
     ref('int_incidents__air_quality_breaches'),
     ref('int_incidents__forecast_alerts'),
+    ref('int_incidents__video_events'),
 ] -%}
 with unioned as (
     {% for part in parts %}
