@@ -48,7 +48,9 @@ def gold_dbt():
     @task.branch
     def choose_build() -> str:
         from lakehouse.pipeline.gold import missing_sources
+        from lakehouse.pipeline.platform_tables import ensure_platform_tables
 
+        ensure_platform_tables()  # the Spark jobs' tables exist (empty) before dbt reads them
         missing = missing_sources()
         if missing:
             print(f"silver tables not built yet, their marts wait: {missing}")

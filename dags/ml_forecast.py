@@ -23,9 +23,7 @@ from airflow.sdk import AssetAny, dag, task
 
 from lakehouse import orchestration as orch
 from lakehouse.ml.series import SERIES
-from lakehouse.settings import REPO_ROOT, Mode, get_settings
 
-_SETTINGS = get_settings()
 _MARTS = sorted({source.mart for source in SERIES})
 
 
@@ -42,22 +40,17 @@ _MARTS = sorted({source.mart for source in SERIES})
 def ml_forecast():
     forecast_outlets = [orch.asset("gold", "forecasts"), orch.asset("gold", "forecast_backtests")]
 
-    if _SETTINGS.mode is Mode.production:
-        @task.bash(task_id="train_and_score", outlets=forecast_outlets)
-        def train_and_score() -> str:
-            return (f"spark-submit --master '{_SETTINGS.spark_master}' --name ioc-forecast "
-                    f"'{REPO_ROOT / 'spark_jobs' / 'forecast.py'}'")
-    else:
-        @task(task_id="train_and_score", outlets=forecast_outlets)
-        def train_and_score() -> dict:
-            from lakehouse.ml.forecast_job import run_forecast_job
+    def run_job() -> dict:
+        from lakehouse.ml.forecast_job import run_forecast_job
 
-            result = run_forecast_job()
-            if result is None:
-                return {"series": {}}
-            return {"run_id": result.run_id, "version": result.version, "series": result.series,
-                    "backtest_mase": result.score, "promoted": result.promotion.promoted,
-                    "promotion": result.promotion.reason, "forecast_rows": result.forecasts_written}
+        result = run_forecast_job()
+        if result is None:
+            return {"series": {}}
+        return {"run_id": result.run_id, "version": result.version, "series": result.series,
+                "backtest_mase": result.score, "promoted": result.promotion.promoted,
+                "promotion": result.promotion.reason, "forecast_rows": result.forecasts_written}
+
+    train_and_score = orch.spark_job_task("train_and_score", "forecast.py", forecast_outlets, run_job)
 
     @task(outlets=[orch.asset("gold", "forecast_alerts"), orch.asset("gold", "incidents")])
     def refresh_alert_marts() -> dict[str, int]:

@@ -23,10 +23,7 @@ import pendulum
 from airflow.sdk import dag, task
 
 from lakehouse import orchestration as orch
-from lakehouse.settings import REPO_ROOT, Mode, get_settings
-
-_SETTINGS = get_settings()
-_INDEX_TABLES = ["video_detections", "video_tracks", "video_minute_counts", "video_events", "video_segments_indexed"]
+from lakehouse.video import INDEX_TABLES
 
 
 @dag(
@@ -40,23 +37,18 @@ _INDEX_TABLES = ["video_detections", "video_tracks", "video_minute_counts", "vid
     doc_md=__doc__,
 )
 def video_index():
-    outlets = [orch.asset("gold", name) for name in _INDEX_TABLES]
+    outlets = [orch.asset("gold", name) for name in INDEX_TABLES]
 
-    if _SETTINGS.mode is Mode.production:
-        @task.bash(task_id="index_segments", outlets=outlets)
-        def index_segments() -> str:
-            return (f"spark-submit --master '{_SETTINGS.spark_master}' --name ioc-video-index "
-                    f"'{REPO_ROOT / 'spark_jobs' / 'video_index.py'}'")
-    else:
-        @task(task_id="index_segments", outlets=outlets)
-        def index_segments() -> dict:
-            from lakehouse.video.job import run_video_index
+    def run_job() -> dict:
+        from lakehouse.video.job import run_video_index
 
-            result = run_video_index()
-            if result.failed:  # the clip is kept; its row in video_segments_indexed says why
-                print(f"segments that could not be indexed: {result.failures}")
-            return {"segments": result.segments, "indexed": result.indexed, "failed": result.failed,
-                    "rows": result.rows}
+        result = run_video_index()
+        if result.failed:  # the clip is kept; its row in video_segments_indexed says why
+            print(f"segments that could not be indexed: {result.failures}")
+        return {"segments": result.segments, "indexed": result.indexed, "failed": result.failed,
+                "rows": result.rows}
+
+    index_segments = orch.spark_job_task("index_segments", "video_index.py", outlets, run_job)
 
     @task(outlets=[orch.asset("gold", "camera_counts_minute"), orch.asset("gold", "incidents")])
     def refresh_video_marts() -> dict[str, int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -85,3 +86,23 @@ def watch_after_build(group) -> None:
     for child in group.children.values():
         if child is not producer and not child.upstream_list:
             producer >> child
+
+
+def spark_job_task(task_id: str, script: str, outlets: list, embedded: Callable[[], dict]):
+    """The Airflow task that runs one Spark job: in production (``IOC_MODE=production``)
+    ``spark-submit`` of ``spark_jobs/<script>`` to ``IOC_SPARK_MASTER``; embedded, ``embedded``
+    (the same job on a local session in the worker). Call the result to add the task."""
+    from airflow.sdk import task
+
+    from lakehouse.settings import REPO_ROOT, Mode
+
+    settings = get_settings()
+    if settings.mode is not Mode.production:
+        return task(task_id=task_id, outlets=outlets)(embedded)
+    command = (f"spark-submit --master '{settings.spark_master}' --name ioc-{Path(script).stem.replace('_', '-')} "
+               f"'{REPO_ROOT / 'spark_jobs' / script}'")
+
+    def submit() -> str:
+        return command
+
+    return task.bash(task_id=task_id, outlets=outlets)(submit)

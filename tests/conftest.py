@@ -92,3 +92,18 @@ def spark(tmp_path_factory: pytest.TempPathFactory):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture
+def mlflow_store(lake_settings, tmp_path, monkeypatch):
+    """Its own MLflow store (SQLite + local artifacts) under tmp_path."""
+    from lakehouse.ml.tracking import configure_mlflow
+    from lakehouse.settings import get_settings, reset_settings_cache
+
+    monkeypatch.setenv("IOC_MLFLOW_ROOT", str(tmp_path / "mlflow"))
+    monkeypatch.setenv("IOC_MLFLOW_TRACKING_URI", "")
+    reset_settings_cache()
+    settings = get_settings()
+    configure_mlflow(settings)
+    yield settings
+    reset_settings_cache()

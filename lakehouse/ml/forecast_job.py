@@ -20,11 +20,10 @@ from lakehouse.lake.paths import Tier, storage_options, table_uri
 from lakehouse.ml.forecaster import KIND_COLUMN, ForecastConfig, ForecasterModel, forecast_frame
 from lakehouse.ml.registry import FORECASTER, Promotion, current_champion, promote_if_better
 from lakehouse.ml.series import SERIES, series_frame
+from lakehouse.ml.tables import BACKTEST_SCHEMA, BACKTESTS, FORECAST_SCHEMA, FORECASTS, PARTITION_BY
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-FORECASTS = "forecasts"
-BACKTESTS = "forecast_backtests"
 
 
 @dataclass
@@ -184,21 +183,6 @@ def _config_of(version) -> ForecastConfig:
     return model.unwrap_python_model().config
 
 
-_RUN_FIELDS = [("model_name", pa.string()), ("model_version", pa.string()), ("run_id", pa.string()),
-               ("issued_at", pa.timestamp("us", tz="UTC")), ("forecast_date", pa.date32())]
-# Fixed schemas: dbt's ``ml`` source and the dashboards read these tables, and a column that
-# happens to be all-null in one run must not change type (Arrow "null" is not a Delta type).
-FORECAST_SCHEMA = pa.schema([
-    ("series_kind", pa.string()), ("unique_id", pa.string()), ("model", pa.string()),
-    ("selected", pa.bool_()), ("ds", pa.timestamp("us", tz="UTC")), ("yhat", pa.float64()),
-    ("yhat_lo_80", pa.float64()), ("yhat_hi_80", pa.float64()), ("yhat_lo_95", pa.float64()),
-    ("yhat_hi_95", pa.float64()), *_RUN_FIELDS])
-BACKTEST_SCHEMA = pa.schema([
-    ("series_kind", pa.string()), ("unique_id", pa.string()), ("model", pa.string()),
-    ("selected", pa.bool_()), ("status", pa.string()), ("mase", pa.float64()), ("smape", pa.float64()),
-    ("n_windows", pa.int32()), ("n_obs", pa.int32()), ("note", pa.string()), *_RUN_FIELDS])
-
-
 def write_forecasts(spark, output: pd.DataFrame, settings: Settings, *, version: str | None,
                     run_id: str, issued_at: datetime) -> int:
     """``gold.forecasts`` (the served model's forecasts) and ``gold.forecast_backtests`` (its
@@ -225,6 +209,6 @@ def write_forecasts(spark, output: pd.DataFrame, settings: Settings, *, version:
         kinds = ", ".join(f"'{k}'" for k in sorted(output[KIND_COLUMN].unique()))
         delta.overwrite_partition(table_uri(Tier.gold, name, settings), table,
                                   predicate=f"forecast_date = '{forecast_date}' AND series_kind IN ({kinds})",
-                                  batch_id=f"{name}:{run_id}", partition_by=["forecast_date"],
+                                  batch_id=f"{name}:{run_id}", partition_by=PARTITION_BY,
                                   storage_options=storage_options(settings))
     return len(forecasts)

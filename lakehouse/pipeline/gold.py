@@ -19,10 +19,12 @@ from lakehouse.lake import delta
 from lakehouse.lake.duck import load_extensions
 from lakehouse.lake.paths import Tier, list_tables, storage_options, table_uri
 from lakehouse.pipeline.dbt_runner import DbtFailed, DbtRun, dbt_env, run_dbt
+from lakehouse.pipeline.platform_tables import ensure_platform_tables
 from lakehouse.settings import Settings, get_settings
 
 __all__ = ["GOLD_SCHEMA", "DbtFailed", "DbtRun", "GoldResult", "build_gold", "build_marts", "dbt_env",
-           "generate_docs", "incremental_marts", "missing_sources", "publish_gold", "ready_sources", "refresh_forecast_marts", "run_dbt"]
+           "generate_docs", "incremental_marts", "missing_sources", "publish_gold", "ready_sources", "refresh_forecast_marts",
+           "refresh_video_marts", "run_dbt"]
 
 log = logging.getLogger(__name__)
 GOLD_SCHEMA = "gold"
@@ -128,10 +130,11 @@ def build_marts(settings: Settings | None = None, *, downstream_of: str | None =
     if not sources:
         log.warning("no silver tables yet: nothing to build")
         return []
+    ensure_platform_tables(settings)
     # Everything downstream of a silver table that exists, less what also needs one that does
     # not exist yet; "cautious" keeps a test out unless all its parents are selected.
     selector = " ".join(f"source:silver.{name}+" for name in sources)
-    # The Spark jobs' outputs (sources ml, video) are optional inputs: empty until their job first runs.
+    # The Spark jobs' outputs (sources ml, video) exist from here on, empty until their job first runs.
     selection = [downstream_of] if downstream_of else [selector, "source:ml+", "source:video+", "resource_type:seed"]
     args = ["build", "--select", *selection, "--indirect-selection", "cautious"]
     missing = missing_sources(settings)

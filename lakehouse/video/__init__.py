@@ -13,6 +13,10 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+# The gold tables the indexing job writes (columns: lakehouse.video.tables), named here for
+# the DAG, which must not import pyarrow at parse time.
+INDEX_TABLES = ("video_detections", "video_tracks", "video_minute_counts", "video_events", "video_segments_indexed")
+
 _EXPORTS = {
     "IndexerConfig": "lakehouse.video.config",
     "ClipIndexer": "lakehouse.video.indexer",
@@ -32,6 +36,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "INDEX_TABLES",
     "ClassicDetector",
     "ClipIndex",
     "ClipIndexer",

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from lakehouse.video.config import IndexerConfig
-from lakehouse.video.detectors import Box, ClassicDetector, Detection, Detector, iou
+from lakehouse.video.detectors import Box, ClassicDetector, Detection, Detector, iou, shape_class
 from lakehouse.video.tracker import Track, Tracker
 
 
@@ -201,7 +201,19 @@ class _Run:
         blobs = _blobs(mask, self.min_area, self.scale)
         observations = self.observe(index, frame, blobs)
         self.associate(index, frame, observations)
-        log.people_now.append(sum(t.cls == "person" and len(t.observations) > 2 for t in self.tracker.active))
+        people = [t for t in self.tracker.active if t.cls == "person" and len(t.observations) > 2]
+        log.people_now.append(len(people))
+        if len(people) >= self.config.crowd_threshold and "crowd" not in clip.snapshots:
+            clip.snapshots["crowd"] = self._snapshot(frame, people)
+
+    def _snapshot(self, frame: np.ndarray, tracks: list[Track]) -> np.ndarray:
+        """The frame, smaller, with the tracks boxed: what an event's thumbnail shows."""
+        shot = frame.copy()
+        for track in tracks:
+            x, y, w, h = (int(v) for v in track.last.box)
+            cv2.rectangle(shot, (x, y), (x + w, y + h), (0, 0, 255), max(1, frame.shape[0] // 240))
+        factor = min(1.0, 2 * self.config.thumbnail_width / shot.shape[1])
+        return cv2.resize(shot, None, fx=factor, fy=factor)
 
     def observe(self, index: int, frame: np.ndarray, blobs: list[Box]) -> list[Detection]:
         """The frame's observations: blobs followed cheaply, the detector where it is needed."""
@@ -223,27 +235,27 @@ class _Run:
         return found + [p for p in plain if p.box not in rois]
 
     def detect(self, index: int, frame: np.ndarray, blobs: list[Box], *, full: bool) -> list[Detection]:
+        """Run the detector: on ``blobs`` only (``full=False``, the classic detector's crops),
+        or on the whole frame, where it also finds what stands still (no blob)."""
         if index != self.last_detect:
             self.clip.detector_frames += 1
             self.last_detect = index
-        if not full:
+        if full:
+            self.last_full = index
+        if not full and not self.detector.full_frame:
             return self.detector.detect(frame, blobs)
-        self.last_full = index
-        found = self.detector.detect(frame, None if self.detector.full_frame or self.per_frame else blobs)
-        if isinstance(self.detector, ClassicDetector) and (self.per_frame or not found):
-            found = self.detector.detect(frame, None) if not found else found
-        # Blobs no detection explains are still observations, classified by shape.
+        found = self.detector.detect(frame, None)
+        # Blobs no detection explains are still observations: classified by shape, unless a
+        # detection lies inside (then the blob is that object's, or a part of it).
         rest = [b for b in blobs if all(iou(b, d.box) < 0.2 for d in found)]
-        if isinstance(self.detector, ClassicDetector):
-            from lakehouse.video.detectors import shape_class
-
-            rest_dets = []
-            for b in rest:
-                cls, score = shape_class(b)
-                covered = any(_inside(d.box, b) for d in found)
-                rest_dets.append(Detection(b, "object" if covered else cls, 0.0 if covered else score, "shape"))
-            return found + rest_dets
-        return found + [Detection(b, "object", 0.0, "blob") for b in rest]
+        if self.detector.full_frame:  # a trained model knows its classes: the rest is motion only
+            return found + [Detection(b, "object", 0.0, "blob") for b in rest]
+        shaped = []
+        for b in rest:
+            covered = any(_inside(d.box, b) for d in found)
+            cls, score = ("object", 0.0) if covered else shape_class(b)
+            shaped.append(Detection(b, cls, score, "shape"))
+        return found + shaped
 
     def associate(self, index: int, frame: np.ndarray, observations: list[Detection]) -> None:
         seen: set[int] = set()
@@ -266,15 +278,13 @@ class _Run:
             if track.track_no in seen:
                 continue
             track.add(index, obs, vote=self._whole(obs))
-            seen.add(track.track_no)
-            self._keep_thumbnail(track, frame, obs)
+            self._seen(track, index, frame, obs, seen)
         for b in new:
             obs = observations[b]
             if obs.source in ("blob", "shape") and self._fragment(index, obs.box):
                 continue
             track = self.tracker.start(index, obs, vote=self._whole(obs))
-            seen.add(track.track_no)
-            self._keep_thumbnail(track, frame, obs)
+            self._seen(track, index, frame, obs, seen)
         for track in self.tracker.active:
             self._update_stationary(track, index)
         self._absorb_duplicates(seen)
@@ -299,6 +309,14 @@ class _Run:
                         drop.add(b.track_no)
         if drop:
             self.tracker.active = [t for t in self.tracker.active if t.track_no not in drop]
+
+    def _seen(self, track: Track, index: int, frame: np.ndarray, obs: Detection, seen: set[int]) -> None:
+        seen.add(track.track_no)
+        if index == self.last_full and obs.source not in ("blob", "shape", "coast"):
+            # Found by a whole-frame detection (it may stand still, with no blob to follow):
+            # it stays until the detector looks again.
+            track.hold_until = index + max(self.recheck, self.step) + self.step
+        self._keep_thumbnail(track, frame, obs)
 
     def _whole(self, obs: Detection) -> bool:
         """Shape votes only from boxes clear of the frame's edges; detector votes always."""
@@ -332,7 +350,7 @@ class _Run:
             track.stops.append([window[0].frame, index])
         elif still:
             track.stops[-1][1] = index
-        elif not still:
+        else:
             track.stationary_since = None
 
     def _keep_thumbnail(self, track: Track, frame: np.ndarray, obs: Detection) -> None:
@@ -341,17 +359,6 @@ class _Run:
         if track.thumbnail is None or (obs.source != "blob" and obs.score > track.thumbnail_score):
             track.thumbnail = _crop(frame, obs.box, self.config.thumbnail_width)
             track.thumbnail_score = obs.score if obs.source != "blob" else -1.0
-        log = self.clip.log
-        people = sum(t.cls == "person" and len(t.observations) > 2 for t in self.tracker.active)
-        if people >= self.config.crowd_threshold and "crowd" not in self.clip.snapshots:
-            shot = frame.copy()
-            for t in self.tracker.active:
-                if t.cls == "person":
-                    x, y, w, h = (int(v) for v in t.last.box)
-                    cv2.rectangle(shot, (x, y), (x + w, y + h), (0, 0, 255), max(1, frame.shape[0] // 240))
-            factor = min(1.0, 2 * self.config.thumbnail_width / shot.shape[1])
-            self.clip.snapshots["crowd"] = cv2.resize(shot, None, fx=factor, fy=factor)
-        del log
 
 
 def _ghost(track: Track) -> bool:

@@ -30,11 +30,10 @@ import pyarrow as pa
 from lakehouse.lake.paths import Tier, storage_options, table_uri
 from lakehouse.settings import Settings, get_settings
 from lakehouse.video.config import IndexerConfig
-from lakehouse.video.records import SCHEMAS
+from lakehouse.video.tables import PARTITION_BY, SCHEMAS
 
 log = logging.getLogger(__name__)
 ENVELOPE = "segment_id string, table_name string, payload binary"
-WRITE_ORDER = ["video_detections", "video_tracks", "video_minute_counts", "video_events", "video_segments_indexed"]
 
 
 @dataclass
@@ -75,6 +74,8 @@ def index_partition(batches: Iterator[pd.DataFrame], config: IndexerConfig, obje
                     detector_bytes: bytes | None, detector_name: str | None) -> Iterator[pd.DataFrame]:
     """Spark task body: index each segment of the partition, write its thumbnails, return its
     rows (one envelope row per gold table)."""
+    import cv2
+
     from lakehouse.video.detectors import OnnxDetector
     from lakehouse.video.indexer import ClipIndexer, VideoDecodeError
     from lakehouse.video.records import clip_records, failed_records
@@ -91,7 +92,7 @@ def index_partition(batches: Iterator[pd.DataFrame], config: IndexerConfig, obje
                 clip = indexer.index(row.object_uri, segment_id=row.segment_id, camera_id=row.camera_id,
                                      start_time=start)
                 records = clip_records(clip, config, object_prefix=str(root))
-            except (VideoDecodeError, cv2_error()) as exc:
+            except (VideoDecodeError, cv2.error) as exc:  # a clip that breaks mid-way fails alone
                 records = failed_records(row.segment_id, row.camera_id, start, str(exc), config)
             for relative, data in records.thumbnails.items():
                 target = root / relative
@@ -100,12 +101,6 @@ def index_partition(batches: Iterator[pd.DataFrame], config: IndexerConfig, obje
             for name, table in records.tables().items():
                 out.append({"segment_id": row.segment_id, "table_name": name, "payload": _ipc(table)})
         yield pd.DataFrame(out, columns=["segment_id", "table_name", "payload"])
-
-
-def cv2_error() -> type[Exception]:
-    import cv2
-
-    return cv2.error
 
 
 def _decoder(schema: pa.Schema):
@@ -186,18 +181,15 @@ def run_video_index(settings: Settings | None = None, *, config: IndexerConfig |
         id_list = ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
         predicate = (f"segment_date IN ({', '.join(repr(d) for d in days)}) "
                      f"AND segment_id IN ({id_list})")
-        for name in WRITE_ORDER:
-            schema = SCHEMAS[name]
+        for name, schema in SCHEMAS.items():  # video_segments_indexed last
             rows = envelope.where(F.col("table_name") == name).select("payload").mapInArrow(
                 _decoder(schema), schema=spark_schema(schema))
             written = write_delta(rows, table_uri(Tier.gold, name, settings), mode="overwrite_partition",
-                                  predicate=predicate, partition_by=["segment_date"],
+                                  predicate=predicate, partition_by=PARTITION_BY,
                                   storage_options=storage_options(settings), batch_id=f"{name}:{digest}")
             result.rows[name] = written.rows
-        status = (spark.createDataFrame(todo[["segment_id"]]).join(
-            envelope.where(F.col("table_name") == "video_segments_indexed").select("segment_id", "payload"),
-            "segment_id").toPandas())
-        for payload in status["payload"]:
+        statuses = envelope.where(F.col("table_name") == "video_segments_indexed").select("payload").collect()
+        for (payload,) in statuses:  # one small row per segment
             row = pa.ipc.open_stream(payload).read_all().to_pylist()[0]
             if row["status"] == "indexed":
                 result.indexed += 1

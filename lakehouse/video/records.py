@@ -1,7 +1,5 @@
-"""A clip's index as rows of the gold video tables, plus its thumbnails (JPEG bytes keyed by
-their path under the lake's object area). Schemas are fixed here: dbt's ``video`` source, the
-search command and the dashboards read them, and a column that is all null in one segment
-must not change type."""
+"""A clip's index as rows of the gold video tables (:mod:`lakehouse.video.tables`), plus its
+thumbnails (JPEG bytes keyed by their path under the lake's object area)."""
 
 from __future__ import annotations
 
@@ -15,36 +13,7 @@ import pyarrow as pa
 from lakehouse.video.config import IndexerConfig
 from lakehouse.video.events import crossing, detect_events, people_per_frame
 from lakehouse.video.indexer import ClipIndex
-
-TS = pa.timestamp("us", tz="UTC")
-_KEY = [("segment_id", pa.string()), ("camera_id", pa.string()), ("segment_date", pa.date32())]
-
-SEGMENTS_SCHEMA = pa.schema([
-    *_KEY, ("start_time", TS), ("status", pa.string()), ("error", pa.string()), ("frames", pa.int32()),
-    ("gate_frames", pa.int32()), ("detector_frames", pa.int32()), ("seconds", pa.float64()),
-    ("indexer_fps", pa.float64()), ("tracks", pa.int32()), ("events", pa.int32()), ("detector", pa.string()),
-    ("config_digest", pa.string()), ("indexed_at", TS)])
-DETECTIONS_SCHEMA = pa.schema([
-    *_KEY, ("track_id", pa.string()), ("frame_index", pa.int32()), ("detected_at", TS),
-    ("object_class", pa.string()), ("x", pa.int32()), ("y", pa.int32()), ("w", pa.int32()), ("h", pa.int32()),
-    ("frame_width", pa.int32()), ("frame_height", pa.int32()), ("score", pa.float64()), ("source", pa.string())])
-TRACKS_SCHEMA = pa.schema([
-    *_KEY, ("track_id", pa.string()), ("object_class", pa.string()), ("first_seen", TS), ("last_seen", TS),
-    ("duration_s", pa.float64()), ("observations", pa.int32()), ("detector_hits", pa.int32()),
-    ("max_score", pa.float64()), ("speed_px_s", pa.float64()), ("crossing", pa.string()),
-    ("stopped_s", pa.float64()), ("entry_x", pa.float64()), ("entry_y", pa.float64()),
-    ("exit_x", pa.float64()), ("exit_y", pa.float64()), ("path", pa.string()), ("thumbnail_uri", pa.string())])
-MINUTES_SCHEMA = pa.schema([
-    *_KEY, ("minute", TS), ("people", pa.int32()), ("vehicles", pa.int32()), ("people_peak", pa.int32()),
-    ("vehicles_peak", pa.int32()), ("crossings_in", pa.int32()), ("crossings_out", pa.int32()),
-    ("seconds_observed", pa.float64()), ("seconds_dark", pa.float64())])
-EVENTS_SCHEMA = pa.schema([
-    *_KEY, ("event_id", pa.string()), ("event_type", pa.string()), ("started_at", TS), ("ended_at", TS),
-    ("severity", pa.int32()), ("value", pa.float64()), ("threshold", pa.float64()), ("track_id", pa.string()),
-    ("detail", pa.string()), ("thumbnail_uri", pa.string())])
-
-SCHEMAS = {"video_segments_indexed": SEGMENTS_SCHEMA, "video_detections": DETECTIONS_SCHEMA,
-           "video_tracks": TRACKS_SCHEMA, "video_minute_counts": MINUTES_SCHEMA, "video_events": EVENTS_SCHEMA}
+from lakehouse.video.tables import SCHEMAS
 
 
 @dataclass
@@ -154,6 +123,7 @@ def _minutes(clip: ClipIndex, key: dict, line_x: float) -> list[dict]:
     people_now = people_per_frame(clip)
     rows = []
     per_gate = clip.frames / max(clip.gate_frames, 1) / clip.fps  # seconds one gate frame stands for
+    crossings = [(crossing(t, line_x), clip.at(_crossing_frame(t, line_x))) for t in clip.tracks]
     for m in sorted(set(minute_of)):
         lo = first_minute + timedelta(minutes=m)
         hi = lo + timedelta(minutes=1)
@@ -163,7 +133,6 @@ def _minutes(clip: ClipIndex, key: dict, line_x: float) -> list[dict]:
         present = [t for t in clip.tracks if t.first.frame <= f1 and t.last.frame >= f0]
         vehicles_now = [sum(t.cls == "vehicle" and t.first.frame <= clip.log.frames[i] <= t.last.frame
                             for t in clip.tracks) for i in idx]
-        crossings = [(crossing(t, line_x), clip.at(_crossing_frame(t, line_x))) for t in clip.tracks]
         rows.append({**key, "minute": lo, "people": sum(t.cls == "person" for t in present),
                      "vehicles": sum(t.cls == "vehicle" for t in present),
                      "people_peak": int(max(people_now[i] for i in idx)), "vehicles_peak": int(max(vehicles_now)),

@@ -28,6 +28,7 @@ class Track:
     votes: Counter = field(default_factory=Counter)
     edge_votes: Counter = field(default_factory=Counter)  # shapes cut by the frame's edge: a last resort
     missed: int = 0
+    hold_until: int = -1  # seen by a whole-frame detection: not missed before its next run
     stationary_since: int | None = None  # frame the track stopped moving
     stops: list[list[int]] = field(default_factory=list)  # [first, last] frame of each standstill
     thumbnail: Any = None  # BGR crop of the best detection
@@ -135,12 +136,11 @@ class Tracker:
         self.active.append(track)
         return track
 
-    def age(self, frame: int, seen: set[int], hold: set[int] = frozenset()) -> None:
-        """End the tracks unseen for too long (except those in ``hold``: stopped objects the
-        background has not learned, still there)."""
+    def age(self, frame: int, seen: set[int]) -> None:
+        """End the tracks unseen for too long."""
         still = []
         for track in self.active:
-            if track.track_no not in seen and track.track_no not in hold:
+            if track.track_no not in seen and frame > track.hold_until:
                 track.missed += 1
             if track.missed > self.max_missed:
                 self.finished.append(track)

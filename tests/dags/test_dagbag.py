@@ -115,7 +115,7 @@ def test_gold_renders_every_dbt_model_from_the_manifest(bag):
     assert publish.trigger_rule == "none_failed_min_one_success"
 
 
-def test_forecasting_is_triggered_by_the_marts_it_forecasts(bag, monkeypatch):
+def test_forecasting_is_triggered_by_the_marts_it_forecasts(bag):
     from lakehouse.ml.series import SERIES
 
     forecast = bag.dags["ml_forecast"]
@@ -129,20 +129,9 @@ def test_forecasting_is_triggered_by_the_marts_it_forecasts(bag, monkeypatch):
     assert not published & {a.name for a in forecast.timetable.asset_condition.objects}
     assert not published & {a.name for a in bag.dags["gold_dbt"].timetable.asset_condition.objects}
 
-    # Production: the same job goes to the cluster with spark-submit.
-    monkeypatch.setenv("IOC_MODE", "production")
-    monkeypatch.setenv("IOC_SPARK_MASTER", "spark://spark-master:7077")
-    reset_settings_cache()
-    try:
-        prod = DagBag(str(DAGS)).dags["ml_forecast"]
-    finally:
-        reset_settings_cache()
-    command = prod.get_task("train_and_score").python_callable()
-    assert command.startswith("spark-submit --master 'spark://spark-master:7077'")
-    assert command.endswith("spark_jobs/forecast.py'")
 
 
-def test_video_indexing_is_triggered_by_new_segments(bag, monkeypatch):
+def test_video_indexing_is_triggered_by_new_segments(bag):
     video = bag.dags["video_index"]
     assert {a.name for a in video.timetable.asset_condition.objects} == {"bronze.video_segments"}
     assert [t.task_id for t in video.topological_sort()] == ["index_segments", "refresh_video_marts"]
@@ -150,13 +139,23 @@ def test_video_indexing_is_triggered_by_new_segments(bag, monkeypatch):
     assert {"gold.video_events", "gold.video_tracks", "gold.camera_counts_minute", "gold.incidents"} <= published
     assert "bronze.video_segments" not in published
 
+
+
+@pytest.mark.parametrize(("dag_id", "task_id", "script"), [("ml_forecast", "train_and_score", "forecast.py"),
+                                                           ("video_index", "index_segments", "video_index.py")])
+def test_spark_jobs_go_to_the_cluster_in_production(dag_id, task_id, script, bag, monkeypatch):
+    """Embedded: the job runs in the worker on a local session. Production: the same job is
+    spark-submitted to the cluster."""
+    assert bag.dags[dag_id].get_task(task_id).task_type == "_PythonDecoratedOperator"
     monkeypatch.setenv("IOC_MODE", "production")
     monkeypatch.setenv("IOC_SPARK_MASTER", "spark://spark-master:7077")
     reset_settings_cache()
     try:
-        prod = DagBag(str(DAGS)).dags["video_index"]
+        prod = DagBag(str(DAGS)).dags[dag_id]
     finally:
         reset_settings_cache()
-    command = prod.get_task("index_segments").python_callable()
+    submit = prod.get_task(task_id)
+    assert submit.task_type == "_BashDecoratedOperator"
+    command = submit.python_callable()
     assert command.startswith("spark-submit --master 'spark://spark-master:7077'")
-    assert command.endswith("spark_jobs/video_index.py'")
+    assert command.endswith(f"spark_jobs/{script}'")

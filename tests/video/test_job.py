@@ -15,8 +15,8 @@ from lakehouse.generate import generate
 from lakehouse.ingest.cameras import ingest_segments
 from lakehouse.lake.duck import lake_connection
 from lakehouse.video.job import run_video_index
-from lakehouse.video.records import SCHEMAS
 from lakehouse.video.search import VideoQuery, search
+from lakehouse.video.tables import SCHEMAS
 
 pytestmark = pytest.mark.slow
 

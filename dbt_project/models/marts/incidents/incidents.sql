@@ -3,8 +3,8 @@
    the local date, the time to close and the administrative unit valid on that date.
 
    Video events (crowds, stopped vehicles, blackouts and tampering the camera video index
-   found, issue 7) come from the video indexing job's output, read as empty until its first
-   run, like the forecast alerts.
+   found) come from the video indexing job's output, which exists (empty) before its first
+   run, like the forecasts (lakehouse/pipeline/platform_tables.py).
 
    `build_gold` builds this model once every part's silver table exists (a missing source
    holds back what depends on it), so the parts are static and the SQL compiles without a
