@@ -40,7 +40,6 @@ class FrameLog:
     blackout: list[bool] = field(default_factory=list)
     sharpness: list[float] = field(default_factory=list)
     scene_change: list[int] = field(default_factory=list)
-    people_now: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -137,6 +136,7 @@ class _Run:
         self.bootstrap = max(3, int(gate_fps))  # gate frames learnt at OpenCV's fast start-up rate
         self.last_check = -self.recheck
         self.last_detect = -1
+        self.crowd_peak = 0
         self.last_full = -self.heartbeat
         self.reference_luma: float | None = None
         self.per_frame = per_frame
@@ -176,7 +176,6 @@ class _Run:
         log.blackout.append(dark)
         if dark:  # nothing to see: tracks wait for the picture to return, the background keeps what it knew
             log.sharpness.append(0.0)
-            log.people_now.append(0)
             return
         if self.reference_luma is None:
             self.reference_luma = mean
@@ -195,15 +194,14 @@ class _Run:
             log.scene_change.append(index)  # the whole view changed: the camera moved, relearn
             self.background = self._new_background()
             self.background.apply(gray, learningRate=1.0)
-            log.people_now.append(0)
             self.tracker.age(index, seen=set())
             return
         blobs = _blobs(mask, self.min_area, self.scale)
         observations = self.observe(index, frame, blobs)
         self.associate(index, frame, observations)
-        people = [t for t in self.tracker.active if t.cls == "person" and len(t.observations) > 2]
-        log.people_now.append(len(people))
-        if len(people) >= self.config.crowd_threshold and "crowd" not in clip.snapshots:
+        people = [t for t in self.tracker.active if t.sure_cls == "person" and len(t.observations) > 2]
+        if len(people) >= max(self.config.crowd_threshold, self.crowd_peak + 1):
+            self.crowd_peak = len(people)  # the crowd's thumbnail shows it at its largest
             clip.snapshots["crowd"] = self._snapshot(frame, people)
 
     def _snapshot(self, frame: np.ndarray, tracks: list[Track]) -> np.ndarray:

@@ -35,6 +35,12 @@ class Track:
     thumbnail_score: float = -1.0
 
     @property
+    def sure_cls(self) -> str | None:
+        """The class from whole views only (not shapes cut by the frame's edge), or None."""
+        ranked = [c for c, _ in self.votes.most_common() if c != "object"]
+        return ranked[0] if ranked else None
+
+    @property
     def cls(self) -> str:
         for votes in (self.votes, self.edge_votes):
             ranked = [c for c, _ in votes.most_common() if c != "object"]

@@ -45,6 +45,9 @@ def test_segments_are_indexed_once_and_rerun_without_duplicates(segments, lake_s
     con = lake_connection(lake_settings)
     events = {e for (e,) in con.execute("select distinct event_type from gold.video_events").fetchall()}
     assert {"crowd", "stopped_vehicle", "blackout"} <= events
+    shown = con.execute("select thumbnail_uri from gold.video_events "
+                        "where event_type in ('crowd', 'stopped_vehicle')").fetchall()
+    assert shown and all(uri and Path(uri).is_file() for (uri,) in shown)
     # Thumbnails are JPEG files where the tables say.
     uris = [u for (u,) in con.execute("select thumbnail_uri from gold.video_tracks").fetchall()]
     assert uris and all(Path(u).read_bytes()[:2] == b"\xff\xd8" for u in uris)
