@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 IDENT = r"^[a-z][a-z0-9_]*$"
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
 SCALAR_TYPES = ("string", "int", "bigint", "double", "boolean", "date", "timestamp", "json")
+ROW_FILTER_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 
 
@@ -179,11 +180,24 @@ class Grant(Strict):
 
     department: Annotated[str, Field(pattern=IDENT)]
     row_filter: str | None = Field(
-        default=None, description="SQL predicate; {unit_code} is the reader's own unit."
+        default=None,
+        description="SQL predicate over the table's columns. Placeholders: {unit_code} is the "
+        "reader's own unit; {unit_codes} every unit of its area over time, quoted and "
+        "comma-separated (its predecessors, and the wards the 2025 reform made of it).",
     )
     unmasked: list[str] = Field(
         default_factory=list, description="PII columns this reader sees in clear."
     )
+
+    @field_validator("row_filter")
+    @classmethod
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        if value is not None:
+            unknown = set(ROW_FILTER_PLACEHOLDER.findall(value)) - {"unit_code", "unit_codes"}
+            if unknown:
+                raise ValueError(f"row_filter uses unknown placeholders {sorted(unknown)}; "
+                                 "use {unit_code} or {unit_codes}")
+        return value
 
 
 class DatasetRule(Strict):

@@ -142,6 +142,11 @@ def load_catalog(root: Path | str | None = None) -> Catalog:
                 problems.append(
                     ContractProblem(path, f"grants[{index}].department", f"unknown department '{grant.department}'")
                 )
+            elif (grant.row_filter and "{unit_code" in grant.row_filter
+                  and catalog.departments and not catalog.departments[grant.department].unit_code):
+                problems.append(ContractProblem(
+                    path, f"grants[{index}].row_filter",
+                    f"'{grant.department}' has no unit_code in departments.yaml for the filter to use"))
     # A reference names a dataset and column that exist.
     for contract in catalog.contracts.values():
         for column in contract.columns:

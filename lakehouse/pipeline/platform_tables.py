@@ -29,16 +29,26 @@ class PlatformTable:
     name: str
     schema: pa.Schema
     partition_by: tuple[str, ...]
+    # The lake tables ("tier.name") the job reads to produce it: its access follows theirs
+    # (lakehouse.access), as a dbt mart's follows its sources.
+    reads: tuple[str, ...] = ()
+    description: str = ""
 
 
 def platform_tables() -> list[PlatformTable]:
     from lakehouse.ml import tables as ml
+    from lakehouse.ml.series import SERIES
     from lakehouse.video import tables as video
 
+    forecast_reads = tuple(sorted({f"gold.{s.mart}" for s in SERIES}))
     return [
-        PlatformTable("ml", ml.FORECASTS, ml.FORECAST_SCHEMA, tuple(ml.PARTITION_BY)),
-        PlatformTable("ml", ml.BACKTESTS, ml.BACKTEST_SCHEMA, tuple(ml.PARTITION_BY)),
-        *(PlatformTable("video", name, schema, tuple(video.PARTITION_BY)) for name, schema in video.SCHEMAS.items()),
+        PlatformTable("ml", ml.FORECASTS, ml.FORECAST_SCHEMA, tuple(ml.PARTITION_BY), forecast_reads,
+                      "Forecasts of the champion model per series, with 80/95 % intervals."),
+        PlatformTable("ml", ml.BACKTESTS, ml.BACKTEST_SCHEMA, tuple(ml.PARTITION_BY), forecast_reads,
+                      "Rolling-origin backtests of every candidate model per series."),
+        *(PlatformTable("video", name, schema, tuple(video.PARTITION_BY), ("silver.video_segments",),
+                        f"Camera video index: {name.removeprefix('video_').replace('_', ' ')}.")
+          for name, schema in video.SCHEMAS.items()),
     ]
 
 

@@ -16,6 +16,7 @@ _SCHEMA = {
     "level": pl.String,
     "parent_code": pl.String,
     "successor_code": pl.String,
+    "former_district_code": pl.String,
     "code_status": pl.String,
     "centroid_lon": pl.Float64,
     "centroid_lat": pl.Float64,

@@ -12,6 +12,7 @@ renamed as (
         level as unit_level,
         parent_code,
         successor_code,
+        former_district_code,
         code_status,
         centroid_lon,
         centroid_lat

@@ -8,6 +8,7 @@ select
     unit_level,
     parent_code,
     successor_code,
+    former_district_code,
     code_status,
     valid_from,
     valid_to,
