@@ -24,6 +24,8 @@ from lakehouse.contracts import Contract
 from lakehouse.ingest.bronze import LandResult, land
 from lakehouse.ingest.files import FileIngestResult, LandingZone, file_digest
 from lakehouse.ingest.parse import ROW_NUMBER, FileRejected, ParseOptions, parse, records_to_frame
+from lakehouse.lake.paths import storage_options
+from lakehouse.lake.storage import lake_location, put_object
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -54,13 +56,12 @@ def probe(path: Path) -> ClipProbe:
         capture.release()
 
 
-def object_root(settings: Settings) -> Path:
-    if not settings.is_local_lake:  # object-store lakes: the production image syncs with fsspec
-        raise NotImplementedError("video objects on an object-store lake are copied by the production sync job")
-    return Path(settings.lake_root.removeprefix("file://")) / "objects" / "video"
+def object_root(settings: Settings) -> str:
+    """``{lake}/objects/video``: a folder, or a prefix of the lake's bucket (same options)."""
+    return f"{lake_location(settings)}/objects/video"
 
 
-def _enrich(row: dict, listing: Path, objects: Path) -> dict:
+def _enrich(row: dict, listing: Path, objects: str, options: dict[str, str] | None = None) -> dict:
     """Add the derived columns; a clip that cannot be read keeps them empty and says why."""
     clip = listing.parent / str(row.get("uri") or "")
     try:
@@ -69,12 +70,11 @@ def _enrich(row: dict, listing: Path, objects: Path) -> dict:
         found = probe(clip)
     except ValueError as exc:
         return {**row, "_clip_error": str(exc)}
-    checksum = hashlib.sha256(clip.read_bytes()).hexdigest()
+    data = clip.read_bytes()
+    checksum = hashlib.sha256(data).hexdigest()
     day = str(row.get("start_time") or "")[:10] or "unknown"
-    target = objects / str(row.get("camera_id")) / day / f"{row.get('segment_id')}.mp4"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(clip, target)
-    return {**row, "frame_count": found.frames, "checksum_sha256": checksum, "object_uri": str(target)}
+    target = put_object(objects, f"{row.get('camera_id')}/{day}/{row.get('segment_id')}.mp4", data, options)
+    return {**row, "frame_count": found.frames, "checksum_sha256": checksum, "object_uri": target}
 
 
 def ingest_segments(contract: Contract, settings: Settings | None = None) -> list[FileIngestResult]:
@@ -96,7 +96,7 @@ def _ingest_listing(listing: Path, contract: Contract, zone: LandingZone, settin
         reason = f"listing is not JSON lines: {exc}"
         zone.move(listing, zone.failed, reason)
         return FileIngestResult(listing.name, "failed", reason=reason)
-    enriched = [_enrich(row, listing, object_root(settings)) for row in rows]
+    enriched = [_enrich(row, listing, object_root(settings), storage_options(settings)) for row in rows]
     frame = records_to_frame(enriched).with_row_index(ROW_NUMBER, offset=1)
     frame = frame.with_columns(pl.col(ROW_NUMBER).cast(pl.Int64))
     try:

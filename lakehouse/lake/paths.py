@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 
 from deltalake import DeltaTable
+from pyarrow.fs import FileSelector, FileType
 
 from lakehouse.lake.delta import try_open
+from lakehouse.lake.storage import lake_filesystem
 from lakehouse.settings import Settings, get_settings
 
 
@@ -31,20 +32,17 @@ def storage_options(settings: Settings | None = None) -> dict[str, str] | None:
 
 
 def list_tables(settings: Settings | None = None) -> list[tuple[Tier, str, str]]:
-    """(tier, name, uri) for every Delta table under the lake root (local lakes only;
-    an object-store lake is listed from the catalog instead)."""
+    """(tier, name, uri) for every Delta table under the lake root, on a folder or on S3 alike
+    (one listing per tier, then one probe for each folder's ``_delta_log``)."""
     settings = settings or get_settings()
+    fs = lake_filesystem(settings)
+    root = settings.lake_root.rstrip("/")
     found: list[tuple[Tier, str, str]] = []
-    if not settings.is_local_lake:
-        return found
-    root = Path(settings.lake_root.removeprefix("file://"))
     for tier in Tier:
-        folder = root / tier.value
-        if not folder.is_dir():
-            continue
-        for child in sorted(folder.iterdir()):
-            if (child / "_delta_log").is_dir():
-                found.append((tier, child.name, str(child)))
+        children = fs.get_file_info(FileSelector(tier.value, allow_not_found=True))
+        for child in sorted((c for c in children if c.type == FileType.Directory), key=lambda c: c.base_name):
+            if fs.get_file_info(f"{tier.value}/{child.base_name}/_delta_log").type == FileType.Directory:
+                found.append((tier, child.base_name, f"{root}/{tier.value}/{child.base_name}"))
     return found
 
 

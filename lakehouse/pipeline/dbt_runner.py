@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.lake.extensions import extension_directory
+from lakehouse.lake.storage import duckdb_secret_env
 from lakehouse.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,8 @@ class DbtFailed(RuntimeError):
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     """Environment for every dbt invocation: where the lake and warehouse are, the time zone
-    the models convert to, and where dbt writes its artifacts (outside the repository)."""
+    the models convert to, where dbt writes its artifacts (outside the repository) and, for a
+    lake on S3, the DuckDB secret derived from ``IOC_STORAGE_OPTIONS`` (profiles.yml)."""
     var = settings.warehouse_path.parent
     return {
         "IOC_LAKE_ROOT": settings.lake_root.rstrip("/"),
@@ -38,6 +40,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DBT_TARGET_PATH": str(var / "dbt_target"),
         "DBT_LOG_PATH": str(var / "dbt_logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **duckdb_secret_env(settings),
     }
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from lakehouse.lake import delta
-from lakehouse.lake.duck import load_extensions
+from lakehouse.lake.duck import configure_storage, load_extensions
 from lakehouse.lake.paths import Tier, list_tables, storage_options, table_uri
 from lakehouse.pipeline.dbt_runner import DbtFailed, DbtRun, dbt_env, run_dbt
 from lakehouse.pipeline.platform_tables import ensure_platform_tables
@@ -70,6 +70,7 @@ def publish_gold(settings: Settings | None = None, *, run_id: str | None = None,
     con = duckdb.connect(str(settings.warehouse_path), read_only=True)
     try:
         load_extensions(con)
+        configure_storage(con, settings)  # delta_scan of gold on S3 goes through httpfs
         names = [r[0] for r in con.execute(
             "select table_name from information_schema.tables "
             "where table_schema = ? and table_type = 'BASE TABLE' order by 1", [GOLD_SCHEMA]).fetchall()]

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse.lake.storage import hadoop_s3a_conf, is_object_store
 from lakehouse.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -84,6 +85,10 @@ def spark_conf(settings: Settings, *, app_name: str = "ioc") -> dict[str, str]:
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
         "spark.pyspark.driver.python": sys.executable,
     }
+    if is_object_store(settings.lake_root):
+        # For Delta's own jar (production image): s3:// through S3A, configured from the same
+        # IOC_STORAGE_OPTIONS delta-rs uses. Spark redacts the keys in its UI and logs.
+        conf.update(hadoop_s3a_conf(settings.storage_options))
     if is_embedded(settings.spark_master):
         scratch = spark_dir(settings)
         conf.update({

@@ -57,7 +57,7 @@ class TableStore:
                 from deltalake.fs import DeltaStorageHandler
 
                 self._fs = pa_fs.PyFileSystem(
-                    DeltaStorageHandler(self.uri, storage_options=self.storage_options)
+                    DeltaStorageHandler(self.uri, options=self.storage_options)
                 )
         return self._fs
 

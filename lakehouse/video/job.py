@@ -22,12 +22,12 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
 from lakehouse.lake.paths import Tier, storage_options, table_uri
+from lakehouse.lake.storage import lake_location, local_copy, put_object
 from lakehouse.settings import Settings, get_settings
 from lakehouse.video.config import IndexerConfig
 from lakehouse.video.tables import PARTITION_BY, SCHEMAS
@@ -46,11 +46,10 @@ class VideoIndexResult:
     failures: dict[str, str] = field(default_factory=dict)
 
 
-def thumbnail_root(settings: Settings) -> Path:
-    """Where thumbnails go: beside the clips, in the lake's object area."""
-    if not settings.is_local_lake:
-        raise NotImplementedError("thumbnails on an object-store lake are synced by the production image")
-    return Path(settings.lake_root.removeprefix("file://")) / "objects"
+def thumbnail_root(settings: Settings) -> str:
+    """Where thumbnails go: beside the clips, in the lake's object area (a folder or a prefix
+    of the lake's bucket)."""
+    return f"{lake_location(settings)}/objects"
 
 
 def _spark_type(kind: pa.DataType) -> str:
@@ -71,9 +70,11 @@ def _ipc(table: pa.Table) -> bytes:
 
 
 def index_partition(batches: Iterator[pd.DataFrame], config: IndexerConfig, object_dir: str,
-                    detector_bytes: bytes | None, detector_name: str | None) -> Iterator[pd.DataFrame]:
+                    detector_bytes: bytes | None, detector_name: str | None,
+                    options: dict[str, str] | None = None) -> Iterator[pd.DataFrame]:
     """Spark task body: index each segment of the partition, write its thumbnails, return its
-    rows (one envelope row per gold table)."""
+    rows (one envelope row per gold table). Clips on an object store are read from a local
+    temporary copy (OpenCV decodes files); ``options`` are the lake's storage options."""
     import cv2
 
     from lakehouse.video.detectors import OnnxDetector
@@ -82,22 +83,20 @@ def index_partition(batches: Iterator[pd.DataFrame], config: IndexerConfig, obje
 
     detector = OnnxDetector(detector_bytes, name=detector_name or "onnx") if detector_bytes else None
     indexer = ClipIndexer(config, detector)
-    root = Path(object_dir)
     for batch in batches:
         out = []
         for row in batch.itertuples(index=False):
             start = pd.Timestamp(row.start_time)
             start = (start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")).to_pydatetime()
             try:
-                clip = indexer.index(row.object_uri, segment_id=row.segment_id, camera_id=row.camera_id,
-                                     start_time=start)
-                records = clip_records(clip, config, object_prefix=str(root))
-            except (VideoDecodeError, cv2.error) as exc:  # a clip that breaks mid-way fails alone
+                with local_copy(row.object_uri, options) as path:
+                    clip = indexer.index(path, segment_id=row.segment_id, camera_id=row.camera_id,
+                                         start_time=start)
+                records = clip_records(clip, config, object_prefix=object_dir)
+            except (VideoDecodeError, cv2.error, OSError) as exc:  # a clip that breaks fails alone
                 records = failed_records(row.segment_id, row.camera_id, start, str(exc), config)
             for relative, data in records.thumbnails.items():
-                target = root / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+                put_object(object_dir, relative, data, options)
             for name, table in records.tables().items():
                 out.append({"segment_id": row.segment_id, "table_name": name, "payload": _ipc(table)})
         yield pd.DataFrame(out, columns=["segment_id", "table_name", "payload"])
@@ -161,13 +160,13 @@ def run_video_index(settings: Settings | None = None, *, config: IndexerConfig |
         log.info("every bronze segment is indexed with configuration %s", config.digest)
         return result
     detector_bytes, detector_name = _registered_detector(settings)
-    object_dir = str(thumbnail_root(settings))
+    object_dir, options = thumbnail_root(settings), storage_options(settings)
     log.info("indexing %d segments on %s (detector %s)", len(todo), spark.sparkContext.master,
              detector_name or "classic-hog")
     frame = spark.createDataFrame(todo).repartition(len(todo), "segment_id")
 
     def per_partition(batches):
-        return index_partition(batches, config, object_dir, detector_bytes, detector_name)
+        return index_partition(batches, config, object_dir, detector_bytes, detector_name, options)
 
     envelope = frame.mapInPandas(per_partition, schema=ENVELOPE).persist(StorageLevel.MEMORY_AND_DISK)
     try:
