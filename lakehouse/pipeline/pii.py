@@ -13,7 +13,7 @@ import hashlib
 
 import polars as pl
 
-from lakehouse.contracts import Contract, PiiAction, PiiClass
+from lakehouse.contracts import Column, Contract, PiiAction, PiiClass
 
 MASK = "***"
 
@@ -31,6 +31,15 @@ def normalise_phone(expr: pl.Expr) -> pl.Expr:
     return pl.when(digits.str.starts_with("+84")).then(pl.lit("0") + digits.str.slice(3)).otherwise(digits)
 
 
+def mask(col: pl.Expr, column: Column) -> pl.Expr:
+    """The masked form of ``col``: free text becomes ``***``, other classes keep their first
+    letter. Idempotent (a masked value masks to itself), so a reader serving an already
+    protected table can apply it again as a guarantee (the public API does)."""
+    if column.pii is PiiClass.free_text:
+        return pl.when(col.is_null()).then(None).otherwise(pl.lit(MASK))
+    return pl.when(col.is_null()).then(None).otherwise(col.str.slice(0, 1) + MASK)
+
+
 def protect(frame: pl.DataFrame, contract: Contract, *, salt: str) -> pl.DataFrame:
     if contract.pii_columns and not salt:
         raise RuntimeError("IOC_PII_SALT is not set: run `make setup` to generate the platform secrets")
@@ -42,10 +51,7 @@ def protect(frame: pl.DataFrame, contract: Contract, *, salt: str) -> pl.DataFra
             value = normalise_phone(col) if "phone" in column.name else col.str.strip_chars()
             exprs.append(value.map_elements(digest, return_dtype=pl.String).alias(column.name))
         elif action is PiiAction.mask:
-            if column.pii is PiiClass.free_text:
-                exprs.append(pl.when(col.is_null()).then(None).otherwise(pl.lit(MASK)).alias(column.name))
-            else:
-                exprs.append(pl.when(col.is_null()).then(None).otherwise(col.str.slice(0, 1) + MASK).alias(column.name))
+            exprs.append(mask(col, column).alias(column.name))
         elif action is PiiAction.drop:
             drops.append(column.name)
     return frame.with_columns(exprs).drop(drops)

@@ -13,7 +13,9 @@
    evaluated_at      var('as_of') when given (unit tests, replays), a timestamp with its offset
                      such as '2026-11-25 00:00:00+00:00'; else the build's current_timestamp.
                      An open request's is_overdue holds as of that instant.
-   Address, description, email and phone are not carried. #}
+   address and description are carried as silver masked them (contract: contact and free text
+   are masked at rest), with media_url, for the public Open311 API; email and phone are not
+   carried. #}
 {%- set default_sla_hours = 72 -%}
 {%- set as_of = var('as_of', none) -%}
 
@@ -39,6 +41,9 @@ timed as (
         unit_code,
         lon,
         lat,
+        address,
+        description,
+        media_url,
         {{ local_date('requested_datetime') }} as requested_date_local,
         case
             when status <> 'open' or status_notes is not null then updated_datetime
@@ -96,7 +101,10 @@ joined as (
         units.unit_version_key,
         units.unit_name_vi,
         measured.lon,
-        measured.lat
+        measured.lat,
+        measured.address,
+        measured.description,
+        measured.media_url
     from measured
     left join units
         on measured.unit_code = units.unit_code
