@@ -6,11 +6,12 @@ VENV := .venv
 SUPERSET_VENV := .venv-superset
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: setup demo test test-fast lint generate clean help
+.PHONY: setup demo stop test test-fast lint generate clean help
 
 help:
 	@echo "make demo   - set up, generate the province's sources, run the pipeline under Airflow"
 	@echo "make test   - set up and run the test suite"
+	@echo "make stop   - stop the services make demo left running"
 	@echo "make setup  - (idempotent) both locked environments + generated secrets"
 
 $(UV):
@@ -35,8 +36,12 @@ setup: $(VENV)/.installed $(SUPERSET_VENV)/.installed .env
 demo: setup
 	$(VENV)/bin/ioc demo
 
+stop:
+	$(VENV)/bin/ioc stop
+
 test: setup
 	bash infra/scripts/ensure-services.sh
+	bash infra/scripts/ensure-chromium.sh
 	$(VENV)/bin/python -m pytest -q
 
 test-fast: setup

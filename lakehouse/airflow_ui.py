@@ -12,23 +12,14 @@ import json
 import sys
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from lakehouse import services
 from lakehouse.demo import airflow_environment
-from lakehouse.settings import REPO_ROOT
+from lakehouse.settings import REPO_ROOT, generated_secret
 
 DEFAULT_PORT = 8081  # 8080 is Trino's (the SQL gateway), 8088 Superset's, 5000 MLflow's
 ADMIN = "admin"
 _SECRETS = ("AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
 
-
-def secret(name: str, env_file: Path = REPO_ROOT / ".env") -> str:
-    """A secret ``make setup`` generated (infra/scripts/generate-secrets.sh)."""
-    value = dotenv_values(env_file).get(name) if env_file.exists() else None
-    if not value:
-        raise RuntimeError(f"{name} is not in {env_file}: run `make setup` to generate the platform's secrets")
-    return value
 
 
 def _service(home: Path, port: int) -> services.Service:
@@ -37,7 +28,7 @@ def _service(home: Path, port: int) -> services.Service:
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN}:admin",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-           **{name: secret(name) for name in _SECRETS}}
+           **{name: generated_secret(name) for name in _SECRETS}}
     command = [str(Path(sys.executable).with_name("airflow")), "api-server", "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1"]
     return services.Service("api-server", command, f"http://127.0.0.1:{port}/api/v2/monitor/health", home, env)
@@ -45,7 +36,7 @@ def _service(home: Path, port: int) -> services.Service:
 
 def start_airflow_ui(home: Path = REPO_ROOT / "var" / "airflow", *, port: int = DEFAULT_PORT) -> tuple[str, str, str]:
     """Start the UI on loopback over ``home``'s metadata DB; returns (url, user, password)."""
-    password = secret("AIRFLOW_ADMIN_PASSWORD")
+    password = generated_secret("AIRFLOW_ADMIN_PASSWORD")
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "simple_auth_manager_passwords.json"
     passwords.touch(mode=0o600)

@@ -27,6 +27,14 @@ app.add_typer(ml_app, name="ml")
 video_app = typer.Typer(help="Camera video index (Spark + OpenCV): index segments, search what was seen.",
                         no_args_is_help=True)
 app.add_typer(video_app, name="video")
+public_app = typer.Typer(help="The public, read-only Open311 GeoReport v2 API (and /opendata).", no_args_is_help=True)
+app.add_typer(public_app, name="public")
+opendata_app = typer.Typer(help="Open data: the public datasets as Parquet + CSV with a DCAT catalogue.",
+                           no_args_is_help=True)
+app.add_typer(opendata_app, name="opendata")
+from lakehouse.superset.cli import app as superset_app
+
+app.add_typer(superset_app, name="superset")
 # Piped output (CI logs, `make demo | tee`) gets a width that fits the tables, not 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
@@ -353,11 +361,11 @@ def lake_tables() -> None:
     """Every Delta table with its version and row count."""
     from deltalake import DeltaTable
 
-    from lakehouse.lake import list_tables
+    from lakehouse.lake import list_tables, storage_options
 
     table = Table("table", "version", "rows", "files", "path", title=f"Lake at {get_settings().lake_root}")
     for tier, name, uri in list_tables():
-        dt = DeltaTable(uri)
+        dt = DeltaTable(uri, storage_options=storage_options())
         rows = dt.count()
         table.add_row(f"{tier.value}.{name}", str(dt.version()), str(rows), str(len(dt.file_uris())), uri)
     console.print(table)
@@ -366,11 +374,11 @@ def lake_tables() -> None:
 @lake_app.command("history")
 def lake_history(table_name: Annotated[str, typer.Argument(metavar="TIER.TABLE")]) -> None:
     """A table's commits: version, time, operation, batch."""
-    from lakehouse.lake import history, table_uri
+    from lakehouse.lake import history, storage_options, table_uri
 
     tier, _, name = table_name.partition(".")
     table = Table("version", "timestamp", "operation", "batch", "metrics", title=table_name)
-    for entry in history(table_uri(tier, name)):
+    for entry in history(table_uri(tier, name), storage_options()):
         metrics = entry.get("operationMetrics", {}) or {}
         table.add_row(str(entry.get("version")), str(entry.get("timestamp")), str(entry.get("operation")),
                       str(entry.get("ioc.batch_id", "")),
@@ -399,6 +407,56 @@ def sql(query: str, limit: Annotated[int, typer.Option(help="Rows to show")] = 5
     console.print(table)
 
 
+@app.command("serve-sql")
+def serve_sql(
+    host: Annotated[str | None, typer.Option(help="Bind address (default IOC_SQL_GATEWAY_HOST, loopback)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default IOC_SQL_GATEWAY_PORT, 8080)")] = None,
+    password_file: Annotated[Path | None, typer.Option(help="Trino password file (user:bcrypt)")] = None,
+) -> None:
+    """Serve the lake with Trino's protocol and rules.json: trino CLI, JDBC/DBeaver, Superset, dbt-trino."""
+    from lakehouse.gateway.command import serve_sql as run
+
+    try:
+        run(console, host=host, port=port, password_file=password_file)
+    except (ValueError, OSError) as exc:  # refused bind, broken rules file, port in use
+        err.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+
+
+@public_app.command("serve")
+def public_serve(foreground: Annotated[bool, typer.Option(help="Run in this terminal (Ctrl-C stops)")] = False) -> None:
+    """Start the public API on IOC_PUBLIC_API_HOST:PORT (in the background unless --foreground)."""
+    if foreground:
+        from lakehouse.publicapi.__main__ import main
+
+        main([])
+        return
+    from lakehouse.publicapi import start_server
+
+    url = start_server()
+    console.print(f"Open311: {url}/requests.json · {url}/services.json · schema {url}/openapi.json · "
+                  f"open data {url}/opendata/catalog.json")
+
+
+@public_app.command("stop")
+def public_stop() -> None:
+    """Stop the public API started by ``ioc public serve`` / ``make demo``."""
+    from lakehouse.publicapi import stop_server
+
+    console.print("stopped" if stop_server() else "no public API was started from here")
+
+
+@opendata_app.command("export")
+def opendata_export() -> None:
+    """Export every public table (Parquet + CSV) and write the DCAT catalogue."""
+    from lakehouse.opendata import export_open_data
+
+    result = export_open_data()
+    console.print(f"{len(result.datasets)} public datasets in {result.folder}: {', '.join(result.datasets)}")
+    console.print(f"written {len(result.written)}, unchanged {len(result.unchanged)}, removed {len(result.removed)}"
+                  + (f"; not in the lake yet: {', '.join(result.waiting)}" if result.waiting else ""))
+
+
 @app.command()
 def demo(
     scale: Annotated[int, typer.Option(min=1)] = 1,
@@ -410,6 +468,15 @@ def demo(
 
     logging.basicConfig(level=logging.WARNING)
     run_demo(scale=scale, seed=seed, fresh=fresh, console=console)
+
+
+@app.command()
+def stop() -> None:
+    """Stop every service ``make demo`` left running (Airflow UI, MLflow, Superset, SQL, Open311)."""
+    from lakehouse.demo import stop_services
+
+    stopped = stop_services(get_settings())
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 if __name__ == "__main__":

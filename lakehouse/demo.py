@@ -68,14 +68,15 @@ def pipeline_order() -> list[str]:
     """DAG ids in Asset order: every ingest, then every silver (registries first, so the gate's
     reference checks have something to look up), then dbt, then forecasting (Spark + MLflow,
     which also refreshes the alert marts and routes alerts), then video indexing (Spark +
-    OpenCV, which refreshes camera counts and incidents), then the freshness check."""
+    OpenCV, which refreshes camera counts and incidents), then the open-data export, then the
+    freshness check."""
     from lakehouse import orchestration as orch
 
     systems = orch.systems()
     ingest = [f"ingest_{s}" for s in sorted(systems)]
     contracts = [c for cs in systems.values() for c in cs]
     silver = [f"silver_{c.name}" for c in orch.referenced_first(contracts)]
-    return [*ingest, *silver, "gold_dbt", "ml_forecast", "video_index", "ops_freshness"]
+    return [*ingest, *silver, "gold_dbt", "ml_forecast", "video_index", "open_data", "ops_freshness"]
 
 
 def run_dags(dag_ids: list[str], console: Console | None = None) -> dict[str, str]:
@@ -163,9 +164,7 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     settings = settings or get_settings()
     var = REPO_ROOT / "var"
     if fresh:
-        from lakehouse.ml.server import stop_server
-
-        stop_server(settings)  # it would keep serving the store deleted below
+        stop_services(settings)  # they would keep serving the lake and stores deleted below
         for folder in (Path(settings.lake_root), settings.landing_root, settings.warehouse_path.parent,
                        var / "sources", var / "departments", settings.gx_root, Path(settings.mlflow_root)):
             shutil.rmtree(folder, ignore_errors=True)
@@ -189,15 +188,10 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     dbt_docs = generate_docs(settings) if not failed else None
 
     from lakehouse.cli import status
-    from lakehouse.ml.server import start_server
     from lakehouse.quality.checkpoint import data_docs_index
 
-    try:
-        mlflow_url = start_server(settings)
-    except RuntimeError as exc:  # the demo's data is there either way; say why the UI is not
-        mlflow_url = f"not started ({exc})"
-
     status()
+    urls = start_services(settings, console)
     console.print(
         "\n[bold]Where to look[/]\n"
         f"  lake (Delta):      {settings.lake_root}\n"
@@ -205,8 +199,17 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
         f"  Data Docs (GX):    file://{data_docs_index(settings)}\n"
         f"  dbt docs:          file://{dbt_docs}\n"
         f"  generated sources: {var / 'sources'}  (manifest.json lists injected defects)\n"
-        f"  Airflow:           AIRFLOW_HOME={var / 'airflow'} .venv/bin/airflow standalone\n"
-        f"  MLflow:            {mlflow_url}  (runs, plots, model ioc_forecaster@champion; stop: .venv/bin/ioc ml stop)\n"
+        f"  Airflow UI:        {urls['airflow']}  (the demo's DAG runs)\n"
+        f"  MLflow:            {urls['mlflow']}  (runs, plots, model ioc_forecaster@champion)\n"
+        f"  Superset:          {urls['superset']}  (7 dashboards and the digital map; department logins: "
+        f"{settings.superset_home / 'users.json'})\n"
+        f"  SQL (Trino):       {urls['sql']}  (e.g. .venv/bin/python -c \"import trino; c = trino.dbapi.connect("
+        f"host='127.0.0.1', port={settings.sql_gateway_port}, user='transport', catalog='lake', schema='gold').cursor(); "
+        f"c.execute('show tables'); print(c.fetchall())\")\n"
+        f"  Open311 API:       {urls['public']}/requests.json · {urls['public']}/services.xml · schema "
+        f"{urls['public']}/openapi.json\n"
+        f"  open data:         {urls['public']}/opendata/catalog.json  (files in {settings.opendata_path})\n"
+        "  stop them all:     .venv/bin/ioc stop\n"
         "  notebooks:         ml/notebooks/*.ipynb (.venv/bin/python -m papermill … or open in Jupyter/VS Code)\n"
         "  query:             .venv/bin/ioc sql \"select * from gold.tourism_daily order by total_visitors desc limit 10\"\n"
         "                     .venv/bin/ioc sql \"select _stage, _rule, count(*) from quarantine.tourism_daily_arrivals group by all\"\n"
@@ -219,3 +222,50 @@ def run_demo(*, scale: int = 1, seed: int = 42, fresh: bool = True, console: Con
     if failed:
         raise RuntimeError(f"DAG runs failed: {failed}")
     return states
+
+
+def _services(settings: Settings) -> dict[str, tuple]:
+    """What ``make demo`` leaves running: name → (start, stop). Each start returns a URL or
+    (url, user, password); all listen on loopback."""
+    from lakehouse.airflow_ui import start_airflow_ui, stop_airflow_ui
+    from lakehouse.gateway.service import start_gateway, stop_gateway
+    from lakehouse.ml.server import start_server as start_mlflow
+    from lakehouse.ml.server import stop_server as stop_mlflow
+    from lakehouse.publicapi import start_server as start_public
+    from lakehouse.publicapi import stop_server as stop_public
+    from lakehouse.superset import start_superset, stop_superset
+
+    return {
+        "airflow": (lambda: start_airflow_ui(REPO_ROOT / "var" / "airflow"), lambda: stop_airflow_ui()),
+        "mlflow": (lambda: start_mlflow(settings), lambda: stop_mlflow(settings)),
+        "superset": (lambda: start_superset(settings), lambda: stop_superset(settings)),
+        "sql": (lambda: start_gateway(settings), lambda: stop_gateway(settings)),
+        "public": (lambda: start_public(settings), lambda: stop_public(settings)),
+    }
+
+
+def start_services(settings: Settings, console: Console) -> dict[str, str]:
+    """Start the UIs and APIs over the demo's lake; print each login. A service that cannot
+    start is reported, not fatal: the lake is there either way."""
+    urls: dict[str, str] = {}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("starting services", total=len(_services(settings)))
+        for name, (start, _) in _services(settings).items():
+            progress.update(task, description=f"starting {name}")
+            try:
+                started = start()
+            except RuntimeError as exc:
+                urls[name] = f"not started ({exc})"
+            else:
+                if isinstance(started, tuple):
+                    url, user, password = started
+                    urls[name] = f"{url}  login {user} / {password}"
+                else:
+                    urls[name] = started
+            progress.advance(task)
+    return urls
+
+
+def stop_services(settings: Settings) -> list[str]:
+    """Stop whatever :func:`start_services` started; returns the names that were running."""
+    return [name for name, (_, stop) in _services(settings).items() if stop()]

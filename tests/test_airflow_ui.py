@@ -9,6 +9,7 @@ import pytest
 
 from lakehouse import airflow_ui
 from lakehouse.demo import prepare_airflow
+from lakehouse.settings import generated_secret
 
 
 def _free_port() -> int:
@@ -25,7 +26,7 @@ def test_airflow_ui_serves_the_demo_runs_behind_the_generated_login(tmp_path, mo
     monkeypatch.setattr(airflow_ui, "DEFAULT_PORT", port)  # stop() finds the same service
     url, user, password = airflow_ui.start_airflow_ui(home, port=port)
     try:
-        assert password == airflow_ui.secret("AIRFLOW_ADMIN_PASSWORD") and len(password) >= 32
+        assert password == generated_secret("AIRFLOW_ADMIN_PASSWORD") and len(password) >= 32
         refused = httpx.post(f"{url}/auth/token", json={"username": user, "password": "not-it"}, timeout=30)
         assert refused.status_code in (401, 403)
         token = httpx.post(f"{url}/auth/token", json={"username": user, "password": password}, timeout=30)

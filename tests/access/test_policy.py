@@ -7,7 +7,14 @@ import json
 import pytest
 import yaml
 
-from lakehouse.access import PUBLIC, build_policy, gold_lineage, load_manifest, load_policy, unit_area
+from lakehouse.access import (
+    PUBLIC,
+    build_policy,
+    gold_lineage,
+    load_manifest,
+    load_policy,
+    unit_area,
+)
 from lakehouse.access.lineage import GoldLineage
 from lakehouse.codegen import GENERATORS, trino_rules
 from lakehouse.contracts import CatalogError, Classification, PiiAction, load_catalog
