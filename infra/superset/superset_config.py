@@ -20,7 +20,8 @@ import json
 import os
 from urllib.parse import urlparse
 
-from ioc_superset.duckdb_serving import share_duckdb_instances
+from ioc_superset.duckdb_serving import reserved_words_once, share_duckdb_instances
+from ioc_superset.pandas_aggregates import native_aggregates_once
 from ioc_superset.thumbnails import thumbnails_blueprint
 
 SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
@@ -45,6 +46,10 @@ FEATURE_FLAGS = {
 # query (Superset creates an engine per query with NullPool; LOAD delta + spatial cost
 # ~150–350 ms each time on this machine). Other engines pass through unchanged.
 DB_CONNECTION_MUTATOR = share_duckdb_instances
+reserved_words_once()  # duckdb-engine's dialect is built per query too: skip its keyword query
+# Charts' pivot/aggregate post-processing in pandas' compiled group-by (backport of
+# apache/superset#41025; see ioc_superset.pandas_aggregates).
+native_aggregates_once()
 
 # Camera thumbnails (JPEG under the lake's objects/thumbnails/): served read-only to logged-in
 # users, so a table chart can show them with <img src="/ioc/thumbnails/...">.

@@ -148,6 +148,19 @@ def test_every_mart_is_published_and_queryable(lake, mart):
     assert rows > 0, result.output
 
 
+def test_gold_counts_are_integers_not_wide_decimals(lake):
+    """A sum of integers is DuckDB's HUGEINT, which Delta can only store as decimal(38,0): every
+    reader (Superset, pandas, the Trino gateway) would get decimals for head counts. The marts
+    cast their counts to BIGINT; a decimal in gold must be a declared money or measure type."""
+    _, settings, _, _ = lake
+    wide = []
+    for tier, name, uri in list_tables(settings):
+        if tier is Tier.gold:
+            schema = delta.read(uri).schema
+            wide += [f"{name}.{f.name}: {f.type}" for f in schema if str(f.type) == "decimal128(38, 0)"]
+    assert wide == []
+
+
 def test_dbt_docs_describe_every_mart(lake):
     from lakehouse.pipeline.gold import generate_docs
 

@@ -5,7 +5,9 @@ Readers here go through ``ioc_superset.duckdb_serving.shared_cursor`` — the co
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ from deltalake import write_deltalake
 
 from lakehouse.lake.extensions import extension_directory
 from lakehouse.settings import Settings
-from lakehouse.superset.env import SUPERSET_DIR
+from lakehouse.superset.env import SUPERSET_DIR, VENV
 from lakehouse.superset.serving import build_serving_db
 
 sys.path.insert(0, str(SUPERSET_DIR))
@@ -94,3 +96,66 @@ def test_a_rebuilt_serving_file_is_picked_up_by_the_next_query(lake: Settings, t
     assert held.execute("select count(*) from gold.visits").fetchone() == (2,)  # old instance still serves it
     fresh = shared_cursor(str(path), CONNECT_ARGS)
     assert fresh.execute("select count(*) from gold.sites").fetchone() == (1,)
+
+
+def test_duckdb_dialect_keeps_duckdb_reserved_words_without_a_query_per_dialect() -> None:
+    """Superset builds a dialect per query; after ``reserved_words_once`` none asks DuckDB for its
+    keywords again, and words DuckDB reserves (PostgreSQL does not) are still quoted."""
+    probe = textwrap.dedent("""
+        import duckdb, sqlalchemy
+        from ioc_superset.duckdb_serving import reserved_words_once
+        reserved_words_once()
+        def refuse(*args, **kwargs):
+            raise AssertionError("dialect queried DuckDB")
+        duckdb.cursor = duckdb.execute = refuse
+        for _ in range(3):
+            preparer = sqlalchemy.create_engine("duckdb:///:memory:").dialect.identifier_preparer
+            print(preparer.quote("qualify"), preparer.quote("pivot"), preparer.quote("visitors"))
+    """)
+    result = subprocess.run([str(VENV / "bin" / "python"), "-c", probe],
+                            cwd=SUPERSET_DIR, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ['"qualify" "pivot" visitors'] * 3
+
+
+def test_chart_aggregates_go_to_pandas_by_name_with_unchanged_results() -> None:
+    """Superset's pivot/aggregate post-processing gives the same frames after the backported
+    upstream fix, with the plain reductions passed to pandas by name (its compiled group-by)."""
+    probe = textwrap.dedent("""
+        import numpy as np, pandas as pd
+        from superset.utils.pandas_postprocessing import aggregate, pivot
+        from ioc_superset.pandas_aggregates import NATIVE_OPERATORS, native_aggregates_once
+        df = pd.DataFrame({"t": pd.date_range("2026-12-01", periods=6, freq="h").repeat(4),
+                           "station": ["a", "b", "c", "a"] * 6,
+                           "v": [1.5, np.nan, 3.0, 4.5] * 5 + [np.nan] * 4})
+        operators = sorted(NATIVE_OPERATORS) + ["median", "std", "var", "count"]
+        def run():
+            out = {}
+            for op in operators:
+                spec = {"v": {"operator": op}}
+                out[op] = (pivot(df, index=["t"], columns=["station"], aggregates=spec),
+                           aggregate(df, groupby=["station"], aggregates=spec))
+            out["p90"] = (pivot(df, index=["t"], columns=["station"],
+                                aggregates={"v": {"operator": "percentile", "options": {"q": 90}}}), None)
+            return out
+        before = run()
+        native_aggregates_once(); native_aggregates_once()
+        after = run()
+        for op, (pivoted, aggregated) in before.items():
+            pd.testing.assert_frame_equal(pivoted, after[op][0])
+            if aggregated is not None:
+                pd.testing.assert_frame_equal(aggregated, after[op][1])
+        passed = []  # what pandas is handed, seen from pandas' side
+        pivot_table = pd.DataFrame.pivot_table
+        def spy(self, *args, **kwargs):
+            passed.append(kwargs["aggfunc"]["v"])
+            return pivot_table(self, *args, **kwargs)
+        pd.DataFrame.pivot_table = spy
+        for op in operators:
+            pivot(df, index=["t"], columns=["station"], aggregates={"v": {"operator": op}})
+        print(sorted(op for op, f in zip(operators, passed) if f == op))
+    """)
+    result = subprocess.run([str(VENV / "bin" / "python"), "-c", probe], cwd=SUPERSET_DIR, capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['max', 'mean', 'min', 'prod', 'sum']"
