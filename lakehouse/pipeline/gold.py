@@ -58,6 +58,18 @@ def last_invocation_id(settings: Settings) -> str | None:
     return json.loads(run_results.read_text(encoding="utf-8")).get("metadata", {}).get("invocation_id")
 
 
+def published_columns(con: duckdb.DuckDBPyConnection, name: str) -> dict[str, str]:
+    """Column name -> select expression publishing it to Delta. A sum of integers in DuckDB is a
+    HUGEINT, which Delta can only hold as decimal(38,0): every reader (pandas, Superset, the
+    Trino gateway) would get decimals for head counts. Published as BIGINT instead; a value
+    that does not fit fails the cast (and the publish) rather than being wrapped."""
+    types = con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position", [GOLD_SCHEMA, name]).fetchall()
+    return {column: (f'cast("{column}" as bigint) as "{column}"' if kind in ("HUGEINT", "UHUGEINT")
+                     else f'"{column}"') for column, kind in types}
+
+
 def publish_gold(settings: Settings | None = None, *, run_id: str | None = None,
                  only: list[str] | None = None) -> dict[str, int]:
     """Write every table of the warehouse's ``gold`` schema (or those in ``only``) to
@@ -79,11 +91,11 @@ def publish_gold(settings: Settings | None = None, *, run_id: str | None = None,
         for name in names:
             uri, options = table_uri(Tier.gold, name, settings), storage_options(settings)
             spec = incremental.get(name)
+            published = published_columns(con, name)
             if spec and delta.try_open(uri, options) is not None:
                 # Only what this run changed: rows not already in gold, merged on the model's
                 # keys, so only the partitions they fall in get new files.
-                columns = ", ".join(f'"{c[0]}"' for c in con.execute(
-                    f'select * from {GOLD_SCHEMA}."{name}" limit 0').description)
+                columns = ", ".join(f'"{c}"' for c in published)
                 # Only rows that arrived within the model's late-data window of the newest row
                 # already published can have changed: compare those, not the whole history
                 # (Delta file statistics skip the older files).
@@ -93,14 +105,15 @@ def publish_gold(settings: Settings | None = None, *, run_id: str | None = None,
                     since = (f'where "{mark}" > (select max("{mark}") - interval {hours} hour '
                              f"from delta_scan('{uri}'))")
                 changed = con.execute(
-                    f'select {columns} from {GOLD_SCHEMA}."{name}" {since} '
+                    f'select {", ".join(published.values())} from {GOLD_SCHEMA}."{name}" {since} '
                     f"except select {columns} from delta_scan('{uri}') {since}"
                 ).fetch_arrow_table()
                 delta.merge(uri, changed, keys=spec["keys"], batch_id=f"gold:{name}:{run_id}",
                             partition_by=spec.get("partition_by"), configuration=None, storage_options=options)
                 published[name] = changed.num_rows
                 continue
-            table = con.execute(f'select * from {GOLD_SCHEMA}."{name}"').fetch_arrow_table()
+            table = con.execute(f'select {", ".join(published.values())} from {GOLD_SCHEMA}."{name}"'
+                                ).fetch_arrow_table()
             if spec:
                 delta.replace(uri, table, batch_id=f"gold:{name}:{run_id}", storage_options=options,
                               partition_by=spec.get("partition_by"))

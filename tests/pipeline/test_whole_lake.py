@@ -150,8 +150,8 @@ def test_every_mart_is_published_and_queryable(lake, mart):
 
 def test_gold_counts_are_integers_not_wide_decimals(lake):
     """A sum of integers is DuckDB's HUGEINT, which Delta can only store as decimal(38,0): every
-    reader (Superset, pandas, the Trino gateway) would get decimals for head counts. The marts
-    cast their counts to BIGINT; a decimal in gold must be a declared money or measure type."""
+    reader (Superset, pandas, the Trino gateway) would get decimals for head counts. Publishing
+    casts them to BIGINT; a decimal in gold must be a declared money or measure type."""
     _, settings, _, _ = lake
     wide = []
     for tier, name, uri in list_tables(settings):

@@ -15,13 +15,12 @@ aggregated as (
         camera_id,
         minute,
         count(distinct segment_id) as segments,
-        -- counts stay BIGINT: DuckDB sums integers as HUGEINT, which Delta can only hold as decimal(38,0)
-        cast(sum(people) as bigint) as people,
-        cast(sum(vehicles) as bigint) as vehicles,
+        sum(people) as people,
+        sum(vehicles) as vehicles,
         max(people_peak) as people_peak,
         max(vehicles_peak) as vehicles_peak,
-        cast(sum(crossings_in) as bigint) as crossings_in,
-        cast(sum(crossings_out) as bigint) as crossings_out,
+        sum(crossings_in) as crossings_in,
+        sum(crossings_out) as crossings_out,
         sum(seconds_observed) as seconds_observed,
         sum(seconds_dark) as seconds_dark
     from minute_counts

@@ -58,11 +58,11 @@ aggregated as (
         received_date,
         max(as_of_at) as as_of_at,
         count(*) as dossiers_received,
-        count(*) filter (where is_completed) as dossiers_completed,
-        count(*) filter (where is_completed_on_time) as dossiers_completed_on_time,
-        count(*) filter (where is_rejected) as dossiers_rejected,
-        count(*) filter (where not is_completed) as dossiers_open,
-        count(*) filter (where is_overdue_open) as dossiers_overdue_open
+        sum(case when is_completed then 1 else 0 end) as dossiers_completed,
+        sum(case when is_completed_on_time then 1 else 0 end) as dossiers_completed_on_time,
+        sum(case when is_rejected then 1 else 0 end) as dossiers_rejected,
+        sum(case when not is_completed then 1 else 0 end) as dossiers_open,
+        sum(case when is_overdue_open then 1 else 0 end) as dossiers_overdue_open
     from measured
     group by handling_department, unit_code, received_date
 )

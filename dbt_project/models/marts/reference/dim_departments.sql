@@ -27,8 +27,8 @@ owned as (
     select
         owner as department_code,
         count(*) as datasets_owned,
-        count(*) filter (where classification = 'public') as public_datasets_owned,
-        count(*) filter (where classification in ('confidential', 'secret'))
+        sum(case when classification = 'public' then 1 else 0 end) as public_datasets_owned,
+        sum(case when classification in ('confidential', 'secret') then 1 else 0 end)
             as restricted_datasets_owned,
         count(distinct domain) as domains_owned
     from datasets

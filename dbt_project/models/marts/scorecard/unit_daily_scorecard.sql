@@ -15,9 +15,8 @@ with arrivals as (
     select
         unit_code,
         report_date as activity_date,
-        -- counts stay BIGINT: DuckDB sums integers as HUGEINT, which Delta can only hold as decimal(38,0)
-        cast(sum(domestic_visitors + international_visitors) as bigint) as tourism_visitors,
-        cast(sum(international_visitors) as bigint) as tourism_international_visitors,
+        sum(domestic_visitors + international_visitors) as tourism_visitors,
+        sum(international_visitors) as tourism_international_visitors,
         count(*) as tourism_sites_reporting
     from {{ ref('stg_tourism__daily_arrivals') }}
     group by unit_code, report_date
@@ -27,8 +26,8 @@ hotels as (
     select
         unit_code,
         report_date as activity_date,
-        cast(sum(rooms_available) as bigint) as hotel_rooms_available,
-        cast(sum(rooms_occupied) as bigint) as hotel_rooms_occupied
+        sum(rooms_available) as hotel_rooms_available,
+        sum(rooms_occupied) as hotel_rooms_occupied
     from {{ ref('stg_tourism__hotel_occupancy_reports') }}
     group by unit_code, report_date
 ),
@@ -38,8 +37,8 @@ traffic as (
         unit_code,
         {{ local_date('occurred_at') }} as activity_date,
         count(*) as traffic_incidents,
-        cast(sum(coalesce(injuries, 0)) as bigint) as traffic_injuries,
-        cast(sum(coalesce(fatalities, 0)) as bigint) as traffic_fatalities
+        sum(coalesce(injuries, 0)) as traffic_injuries,
+        sum(coalesce(fatalities, 0)) as traffic_fatalities
     from {{ ref('stg_transport__traffic_incidents') }}
     where unit_code is not null and not coalesce(is_deleted, false)
     group by unit_code, {{ local_date('occurred_at') }}
@@ -82,7 +81,7 @@ dossiers_completed as (
         unit_code,
         {{ local_date('completed_at') }} as activity_date,
         count(*) as dossiers_completed,
-        count(*) filter (where completed_at <= due_at) as dossiers_completed_on_time
+        sum(case when completed_at <= due_at then 1 else 0 end) as dossiers_completed_on_time
     from {{ ref('stg_public_admin__dossiers') }}
     where unit_code is not null and completed_at is not null
     group by unit_code, {{ local_date('completed_at') }}

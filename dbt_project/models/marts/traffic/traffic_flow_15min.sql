@@ -37,8 +37,7 @@ aggregated as (
         device_id,
         bucket_start,
         count(*) as readings,
-        -- counts stay BIGINT: DuckDB sums integers as HUGEINT, which Delta can only hold as decimal(38,0)
-        cast(sum(intensity) as bigint) as vehicles,
+        sum(intensity) as vehicles,
         -- intensity is vehicles per 5 minutes: a rate that stays right when a reading is missing
         avg(cast(intensity as double)) * 12 as vehicles_per_hour,
         avg(occupancy) as mean_occupancy,
