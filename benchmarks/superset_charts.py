@@ -253,7 +253,10 @@ def main() -> int:
             "select table_schema || '.' || table_name from information_schema.tables order by 1").fetchall()]
         rows = {t: direct.execute(f"select count(*) from {t}").fetchone()[0] for t in tables}
 
-        with httpx.Client(base_url=url, cookies=cookies, timeout=120) as client:
+        # Idle connections are dropped before gunicorn's 2 s keep-alive closes them: otherwise a
+        # request can go out on a socket the server is closing (a reset; browsers resend then).
+        limits = httpx.Limits(keepalive_expiry=1.0)
+        with httpx.Client(base_url=url, cookies=cookies, timeout=120, limits=limits) as client:
             charts = client.get("/api/v1/chart/", params={"q": "(page_size:200,columns:!(id,slice_name,viz_type,params))"},
                                 headers={"Authorization": f"Bearer {_token(url, password)}"}).json()["result"]
             names = {c["id"]: c["slice_name"] for c in charts}

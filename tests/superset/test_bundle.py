@@ -91,6 +91,22 @@ def test_datasets_read_the_lake_through_one_database(policy) -> None:
             assert dataset.reads <= physical, f"{dataset.name}: {sorted(dataset.reads - physical)}"
 
 
+def test_a_chart_s_time_window_is_not_overridden_by_its_time_range() -> None:
+    """Superset replaces every TEMPORAL_RANGE filter's value with the chart's ``time_range``
+    (``QueryContextFactory._apply_filters``): a window saved next to ``time_range: No filter``
+    is silently dropped and the chart reads the whole history. (Its SQL: test_dashboards.)"""
+    windowed = 0
+    for name, chart in _assets("charts").items():
+        windows = [f["comparator"] for f in chart["params"].get("adhoc_filters", [])
+                   if f.get("operator") == "TEMPORAL_RANGE"]
+        if windows:
+            windowed += 1
+            assert windows == [chart["params"].get("time_range")], name
+        if "last 7 days" in chart["slice_name"]:
+            assert windows, f"{name}: says 'last 7 days' but has no time window"
+    assert windowed >= 8
+
+
 def test_virtual_dataset_sql_is_portable_to_trino() -> None:
     virtual = [d for d in _assets("datasets").values() if d.get("sql")]
     assert len(virtual) >= 3

@@ -9,6 +9,8 @@ is shown to see only its rows, through the chart-data API and in the browser.
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
 import uuid
@@ -95,6 +97,23 @@ def test_the_map_draws_its_layers_with_no_tiles(admin_run) -> None:
         assert all(f["position"][0] and f["position"][1] for f in features)
 
 
+def test_a_chart_s_time_window_reaches_its_sql(admin_run) -> None:
+    """A chart saved with a time window ("last 7 days") queries that window only, bounded on
+    both sides in the SQL Superset ran; not the whole history under a "last 7 days" title."""
+    windowed = []
+    for check in admin_run["checks"].values():
+        for request in check.requests:
+            if "/api/v1/chart/data" not in request.url:
+                continue
+            form = json.loads(request.body)["form_data"]
+            for column in [f["subject"] for f in form.get("adhoc_filters", []) if f.get("operator") == "TEMPORAL_RANGE"]:
+                windowed.append((check.slug, form.get("slice_id"), column))
+                for result in request.payload["result"]:
+                    for op in (">=", "<"):
+                        assert re.search(rf"\b{column} {op} '\d{{4}}-\d\d-\d\d", result["query"]), result["query"]
+    assert len(windowed) >= 8, windowed
+
+
 def test_thumbnails_are_served_to_logged_in_users_only(admin_run, superset) -> None:
     loaded = admin_run["thumbnails"]
     assert loaded and all(width > 0 for _, width in loaded), loaded[:3]
@@ -176,6 +195,28 @@ def test_datasets_match_the_tables_they_read(superset) -> None:
         declared = {c["column_name"] for c in data["columns"] if not c.get("expression")}
         actual = {r[0] for r in con.execute(f"describe {data['schema']}.{data['table_name']}").fetchall()}
         assert declared == actual, f"{name}: missing {sorted(declared - actual)}, new {sorted(actual - declared)}"
+
+
+def test_the_map_shows_each_sensor_s_newest_reading(superset) -> None:
+    """The map's sensor layer takes each sensor's newest reading in one pass (max_by, no sort
+    of the history): the same rows as ranking every reading by time."""
+    dataset = next(yaml.safe_load(t) for n, t in bundle_files().items()
+                   if n.startswith("datasets/") and yaml.safe_load(t)["table_name"] == "map_sensors_latest")
+    con = _serving(superset)
+    shown = con.execute(f"SELECT device_id, reading_at, measure, reading, level FROM ({dataset['sql']}) "
+                        "ORDER BY device_id").fetchall()
+    newest = con.execute("""
+        WITH readings AS (
+          SELECT station_code AS device_id, observed_at AS reading_at, 'VN_AQI' AS measure, CAST(vn_aqi AS DOUBLE) AS value,
+                 aqi_level AS level FROM gold.air_quality_hourly
+          UNION ALL SELECT station_code, observed_at, 'water level (cm)', water_level_cm, alarm_level FROM gold.water_levels
+          UNION ALL SELECT device_id, bucket_start, 'vehicles per hour', vehicles_per_hour,
+                           CASE WHEN congestion_index >= 0.5 THEN 3 ELSE 1 END FROM gold.traffic_flow_15min)
+        SELECT s.device_id, r.reading_at, r.measure, r.value, COALESCE(r.level, 0) FROM gold.dim_sensors s
+        LEFT JOIN (FROM readings QUALIFY row_number() OVER (PARTITION BY device_id ORDER BY reading_at DESC) = 1) r
+          ON r.device_id = s.device_id ORDER BY s.device_id""").fetchall()
+    assert shown == newest
+    assert sum(row[1] is not None for row in shown) >= 3, "sensors with readings are on the map"
 
 
 def test_the_bundle_round_trips_through_superset(superset, tmp_path: Path) -> None:
