@@ -386,6 +386,28 @@ def lake_history(table_name: Annotated[str, typer.Argument(metavar="TIER.TABLE")
     console.print(table)
 
 
+@lake_app.command("maintain")
+def lake_maintain(
+    tier: Annotated[list[str] | None, typer.Option(help="Only these tiers (repeatable)")] = None,
+    min_files: Annotated[int, typer.Option(help="Compact tables with at least this many files")] = 16,
+    retention_hours: Annotated[int, typer.Option(help="Time travel kept by vacuum")] = 168,
+) -> None:
+    """Compact small files, checkpoint logs and vacuum old files (what DAG lake_maintenance runs daily)."""
+    from lakehouse.lake.maintenance import MaintenancePolicy, maintain_lake
+
+    policy = MaintenancePolicy(min_files=min_files, vacuum_retention_hours=retention_hours)
+    results = maintain_lake(policy=policy, tiers=tier, progress=True)
+    table = Table("table", "files before", "files after", "vacuumed", "seconds", title="Lake maintenance")
+    for r in results:
+        if r.compacted or r.files_vacuumed:
+            table.add_row(r.uri.rsplit("/", 2)[-2] + "." + r.uri.rsplit("/", 1)[-1], str(r.files_before),
+                          str(r.files_after), str(r.files_vacuumed), f"{r.seconds:.2f}")
+    console.print(table)
+    console.print(f"{len(results)} tables: {sum(r.compacted for r in results)} compacted, "
+                  f"{sum(r.files_before for r in results)} → {sum(r.files_after for r in results)} files, "
+                  f"{sum(r.files_vacuumed for r in results)} vacuumed")
+
+
 @app.command()
 def sql(query: str, limit: Annotated[int, typer.Option(help="Rows to show")] = 50) -> None:
     """Run SQL on DuckDB over the lake: tables are <tier>.<name> (bronze, silver, gold, ...)."""
