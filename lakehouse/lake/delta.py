@@ -5,6 +5,8 @@
 * delta-rs writes Parquet files first and commits once; an exception before the commit
   leaves the table at its previous version (the orphan files are removed by ``vacuum``).
 * Concurrent appends are retried by delta-rs' optimistic concurrency control, so both land.
+* A MERGE that loses a race (a writer or the nightly compaction committed what it read) is
+  planned again on the new version (:data:`MERGE_ATTEMPTS`).
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute
 from deltalake import DeltaTable, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from deltalake.transaction import CommitProperties, Transaction
 
 log = logging.getLogger(__name__)
 
 CDF_ON = {"delta.enableChangeDataFeed": "true"}
+MERGE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,27 @@ def merge(
 ) -> WriteResult:
     """Upsert ``data`` on ``keys``. With ``order_by`` (an event or update time) a late,
     older row never overwrites a newer one already in the table. With ``soft_delete`` (a
-    boolean column) a source row flagged deleted removes the key instead."""
+    boolean column) a source row flagged deleted removes the key instead.
+
+    A merge that loses a commit race (another writer, or the nightly compaction, committed
+    files it had read) is planned again on the new version, up to ``MERGE_ATTEMPTS`` times:
+    delta-rs retries only commits that cannot conflict, and a MERGE reads what it rewrites."""
+    for attempt in range(1, MERGE_ATTEMPTS + 1):
+        try:
+            return _merge_once(uri, data, keys=keys, batch_id=batch_id, order_by=order_by, soft_delete=soft_delete,
+                               partition_by=partition_by, configuration=configuration,
+                               storage_options=storage_options)
+        except CommitFailedError as conflict:
+            if attempt == MERGE_ATTEMPTS:
+                raise
+            log.warning("merge of batch %s into %s conflicted (%s): planning it again", batch_id, uri,
+                        str(conflict).splitlines()[0])
+    raise AssertionError("unreachable")
+
+
+def _merge_once(uri: str, data: pa.Table, *, keys: list[str], batch_id: str, order_by: str | None,
+                soft_delete: str | None, partition_by: list[str] | None, configuration: dict[str, str] | None,
+                storage_options: dict | None) -> WriteResult:
     table = try_open(uri, storage_options)
     if table is None:
         if soft_delete:

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 from deltalake import DeltaTable
+from deltalake.exceptions import CommitFailedError
 
 from lakehouse.lake import delta
 from lakehouse.lake.extensions import extension_directory
@@ -109,6 +110,53 @@ def test_writers_keep_writing_while_a_table_is_compacted(tmp_path):
     assert not errors
     rows = _rows(uri)
     assert len(rows) == 45 * 3 and len({r["k"] for r in rows}) == 45 * 3  # none lost, none twice
+
+
+def test_a_merge_that_races_the_compaction_is_planned_again(tmp_path, monkeypatch, caplog):
+    """A MERGE reads the files it rewrites, so a compaction committed between its read and its
+    commit fails the commit; ``delta.merge`` plans it again on the new version and the batch
+    lands once. (The race is made certain: the first merge's commit waits for a compaction.)"""
+    from deltalake.table import TableMerger
+
+    uri = str(tmp_path / "t")
+
+    def upsert(i: int) -> None:  # updates a recurring key, inserts a new one
+        delta.merge(uri, pa.table({"k": [i % 5, 1000 + i], "unit": ["u", "u"], "v": [float(i)] * 2}, schema=SCHEMA),
+                    keys=["k"], batch_id=f"m{i}", order_by="v")
+
+    execute, race, compactions = TableMerger.execute, [], []
+
+    def compaction_first(self):
+        if race:  # a compaction commits after this merge read the table, before it commits
+            race.clear()
+            compactions.append(maintain_table(uri, MaintenancePolicy(min_files=2)))
+        return execute(self)
+
+    monkeypatch.setattr(TableMerger, "execute", compaction_first)
+    for i in range(20):
+        upsert(i)
+
+    monkeypatch.setattr(delta, "MERGE_ATTEMPTS", 1)  # without planning again, the race is lost
+    race.append(True)
+    with pytest.raises(CommitFailedError):
+        upsert(20)
+    assert compactions.pop().compacted
+    assert not delta.batch_committed(uri, "m20") and len(_rows(uri)) == 5 + 20
+
+    for i in range(21, 40):
+        upsert(i)
+    for j in range(3):  # small files gather again (a merge rewrites the one file it matched)
+        delta.append(uri, pa.table({"k": [2000 + j], "unit": ["u"], "v": [0.0]}, schema=SCHEMA), batch_id=f"a{j}")
+    monkeypatch.setattr(delta, "MERGE_ATTEMPTS", 5)
+    race.append(True)
+    with caplog.at_level("WARNING", logger="lakehouse.lake.delta"):
+        upsert(20)  # the failed batch, re-run
+    assert compactions.pop().compacted
+    assert "conflicted" in caplog.text  # the first plan lost the race, the second landed
+    rows = {r["k"]: r["v"] for r in _rows(uri)}
+    assert len(rows) == 5 + 40 + 3 and rows[0] == 35.0  # a late batch does not overwrite newer values
+    assert delta.batch_committed(uri, "m20")
+    assert [e["operation"] for e in DeltaTable(uri).history(2)] == ["MERGE", "OPTIMIZE"]
 
 
 def test_an_invalid_policy_is_refused():
