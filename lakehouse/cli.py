@@ -393,14 +393,14 @@ def lake_maintain(
     retention_hours: Annotated[int, typer.Option(help="Time travel kept by vacuum")] = 168,
 ) -> None:
     """Compact small files, checkpoint logs and vacuum old files (what DAG lake_maintenance runs daily)."""
-    from lakehouse.lake.maintenance import MaintenancePolicy, maintain_lake
+    from lakehouse.lake.maintenance import MaintenancePolicy, label, maintain_lake
 
     policy = MaintenancePolicy(min_files=min_files, vacuum_retention_hours=retention_hours)
     results = maintain_lake(policy=policy, tiers=tier, progress=True)
     table = Table("table", "files before", "files after", "vacuumed", "seconds", title="Lake maintenance")
     for r in results:
         if r.compacted or r.files_vacuumed:
-            table.add_row(r.uri.rsplit("/", 2)[-2] + "." + r.uri.rsplit("/", 1)[-1], str(r.files_before),
+            table.add_row(label(r.uri), str(r.files_before),
                           str(r.files_after), str(r.files_vacuumed), f"{r.seconds:.2f}")
     console.print(table)
     console.print(f"{len(results)} tables: {sum(r.compacted for r in results)} compacted, "

@@ -5,8 +5,9 @@ from importlib import import_module
 # Public names, imported on first use (PEP 562): DAG files import light helpers from this
 # package at parse time and must not pay for delta-rs and Arrow.
 _EXPORTS = {
-    **dict.fromkeys(["WriteResult", "append", "batch_committed", "history", "merge", "optimize",
-                     "overwrite_partition", "read", "replace", "vacuum"], "lakehouse.lake.delta"),
+    **dict.fromkeys(["WriteResult", "append", "batch_committed", "history", "merge", "overwrite_partition",
+                     "read", "replace"], "lakehouse.lake.delta"),
+    **dict.fromkeys(["MaintenancePolicy", "maintain_lake", "maintain_table"], "lakehouse.lake.maintenance"),
     **dict.fromkeys(["Tier", "list_tables", "open_table", "storage_options", "table_uri"], "lakehouse.lake.paths"),
     **dict.fromkeys(["LINEAGE_COLUMNS", "QUARANTINE_SCHEMA", "arrow_type", "conform", "contract_schema"],
                     "lakehouse.lake.schema"),
@@ -22,6 +23,7 @@ def __getattr__(name: str):
 __all__ = [
     "LINEAGE_COLUMNS",
     "QUARANTINE_SCHEMA",
+    "MaintenancePolicy",
     "Tier",
     "WriteResult",
     "append",
@@ -31,13 +33,13 @@ __all__ = [
     "contract_schema",
     "history",
     "list_tables",
+    "maintain_lake",
+    "maintain_table",
     "merge",
     "open_table",
-    "optimize",
     "overwrite_partition",
     "read",
     "replace",
     "storage_options",
     "table_uri",
-    "vacuum",
 ]

@@ -222,17 +222,6 @@ def history(uri: str, storage_options: dict | None = None) -> list[dict]:
     return DeltaTable(uri, storage_options=storage_options).history()
 
 
-def optimize(uri: str, storage_options: dict | None = None) -> dict:
-    return DeltaTable(uri, storage_options=storage_options).optimize.compact()
-
-
-def vacuum(uri: str, *, retention_hours: int = 168, dry_run: bool = False,
-           storage_options: dict | None = None) -> list[str]:
-    return DeltaTable(uri, storage_options=storage_options).vacuum(
-        retention_hours=retention_hours, dry_run=dry_run, enforce_retention_duration=False
-    )
-
-
 def _version(uri: str, storage_options: dict | None) -> int | None:
     table = try_open(uri, storage_options)
     return None if table is None else table.version()

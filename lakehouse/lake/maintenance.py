@@ -73,10 +73,12 @@ def maintain_table(uri: str, policy: MaintenancePolicy | None = None,
     table = DeltaTable(uri, storage_options=storage_options)
     version_before, files_before = table.version(), len(table.file_uris())
     if files_before >= policy.min_files:
-        # Retries re-plan against the newer version when a writer commits meanwhile.
+        # Appends committed meanwhile do not conflict with it; a MERGE that read the replaced
+        # files loses its commit and is planned again (``delta.merge``).
         table.optimize.compact(target_size=policy.target_file_mb * 1024 * 1024)
-        table.create_checkpoint()  # readers start from here instead of replaying every commit
-        table.cleanup_metadata()  # log entries older than the log retention (30 days)
+        # Readers start from here instead of replaying every commit. The commits themselves
+        # stay: ``ops_freshness`` finds a dataset's last delivery in its history.
+        table.create_checkpoint()
     vacuumed = table.vacuum(retention_hours=policy.vacuum_retention_hours, dry_run=False,
                             enforce_retention_duration=False)
     table = DeltaTable(uri, storage_options=storage_options)
@@ -85,6 +87,12 @@ def maintain_table(uri: str, policy: MaintenancePolicy | None = None,
     log.info("%s: %d → %d files, %d vacuumed, %.2f s", uri, result.files_before, result.files_after,
              result.files_vacuumed, result.seconds)
     return result
+
+
+def label(uri: str) -> str:
+    """``tier.table`` of a table's URI, for people."""
+    tier, name = uri.rstrip("/").rsplit("/", 2)[-2:]
+    return f"{tier}.{name}"
 
 
 def lake_tables(settings: Settings | None = None, tiers: Iterable[Tier | str] | None = None) -> list[str]:
@@ -107,10 +115,10 @@ def maintain_lake(settings: Settings | None = None, policy: MaintenancePolicy | 
     with Progress(transient=True) as bar:
         task = bar.add_task("maintaining the lake", total=len(uris))
         for uri in uris:
-            bar.update(task, description=uri.rsplit("/", 2)[-2] + "." + uri.rsplit("/", 1)[-1])
+            bar.update(task, description=label(uri))
             results.append(maintain_table(uri, policy, options))
             bar.advance(task)
     return results
 
 
-__all__ = ["MaintenancePolicy", "TableMaintenance", "lake_tables", "maintain_lake", "maintain_table"]
+__all__ = ["MaintenancePolicy", "TableMaintenance", "label", "lake_tables", "maintain_lake", "maintain_table"]

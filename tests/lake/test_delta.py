@@ -105,18 +105,13 @@ def test_overwrite_partition_replaces_only_that_partition(tmp_path):
         {"day": "d1", "n": 10}, {"day": "d2", "n": 2}]
 
 
-def test_time_travel_history_optimize_vacuum(tmp_path):
+def test_time_travel_and_history(tmp_path):  # compaction and vacuum: tests/lake/test_maintenance.py
     uri = str(tmp_path / "t")
     for i in range(4):
         delta.append(uri, _table([i], [str(i)]), batch_id=f"b{i}")
     assert delta.read(uri, version=1).num_rows == 2
     history = delta.history(uri)
     assert len(history) == 4 and history[0]["ioc.batch_id"] == "b3"
-    metrics = delta.optimize(uri)
-    assert metrics["numFilesRemoved"] == 4 and metrics["numFilesAdded"] == 1
-    removed = delta.vacuum(uri, retention_hours=0)
-    assert len(removed) == 4
-    assert delta.read(uri).num_rows == 4
 
 
 def test_soft_deletes_remove_keys_and_never_insert(tmp_path):
